@@ -1,0 +1,54 @@
+// Configuration for `lanyard serve`: command-line flags, then registry:2's environment
+// variables (so `docker run -e REGISTRY_...` setups carry over), then per-user defaults.
+import os from 'node:os';
+import path from 'node:path';
+
+export interface ServeConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  deleteEnabled: boolean;
+}
+
+export interface ServeFlags {
+  addr?: string;
+  data?: string;
+  deleteEnabled?: boolean;
+}
+
+export const DEFAULT_PORT = 5000;
+export const DEFAULT_HOST = '127.0.0.1';
+
+/** Per-user data directory: XDG on Linux, Application Support on macOS, %APPDATA% on Windows. */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform, home = os.homedir()): string {
+  if (platform === 'win32') return path.win32.join(env.APPDATA || path.win32.join(home, 'AppData', 'Roaming'), 'Lanyard');
+  if (platform === 'darwin') return path.posix.join(home, 'Library', 'Application Support', 'Lanyard');
+  const xdg = env.XDG_DATA_HOME && path.isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : path.join(home, '.local', 'share');
+  return path.join(xdg, 'lanyard');
+}
+
+/** "HOST:PORT", ":PORT", "[v6]:PORT" or "PORT" → host and port (registry:2's REGISTRY_HTTP_ADDR forms). */
+export function parseAddr(addr: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)):(\d{1,5})$/.exec(addr.trim()) ?? /^()()(\d{1,5})$/.exec(addr.trim());
+  if (!m) throw new Error(`invalid address "${addr}": use HOST:PORT, :PORT or [IPv6]:PORT`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new Error(`invalid port in "${addr}"`);
+  const host = m[1] ?? (m[2] || '0.0.0.0');
+  return { host, port };
+}
+
+function envBool(v: string | undefined): boolean | undefined {
+  if (v === undefined || v === '') return undefined;
+  return /^(1|true|yes|on)$/i.test(v);
+}
+
+export function resolveServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.env): ServeConfig {
+  const { host, port } = parseAddr(flags.addr ?? env.REGISTRY_HTTP_ADDR ?? `${DEFAULT_HOST}:${DEFAULT_PORT}`);
+  const dataDir = path.resolve(flags.data ?? env.REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY ?? defaultDataDir(env));
+  const deleteEnabled = flags.deleteEnabled ?? envBool(env.REGISTRY_STORAGE_DELETE_ENABLED) ?? false;
+  return { host, port, dataDir, deleteEnabled };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}

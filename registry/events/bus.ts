@@ -1,0 +1,60 @@
+// In-process event bus: every request and every notable action becomes a typed event.
+// Subscribers: the JSON-lines log, the GUI's logs view, tests.
+import { EventEmitter } from 'node:events';
+
+export interface RequestEvent {
+  type: 'request';
+  time: string; // RFC 3339
+  method: string;
+  path: string;
+  status: number;
+  /** bytes sent in the response body */
+  bytes: number;
+  /** bytes received in the request body */
+  bytesIn: number;
+  durationMs: number;
+  user: string | null;
+  repo: string | null;
+  addr: string | null;
+  error?: string; // OCI error code when the request failed
+}
+
+export interface ServerEvent {
+  type: 'server';
+  time: string;
+  action: 'start' | 'stop';
+  detail: Record<string, unknown>;
+}
+
+export interface RegistryChangeEvent {
+  type: 'registry';
+  time: string;
+  action: 'blob.push' | 'blob.mount' | 'blob.delete' | 'manifest.push' | 'manifest.delete' | 'tag.delete';
+  repo: string;
+  digest?: string;
+  tag?: string;
+  user: string | null;
+}
+
+export type LanyardEvent = RequestEvent | ServerEvent | RegistryChangeEvent;
+
+export class EventBus {
+  private readonly emitter = new EventEmitter();
+
+  constructor() {
+    this.emitter.setMaxListeners(100);
+  }
+
+  emit(e: LanyardEvent): void {
+    this.emitter.emit('event', e);
+  }
+
+  subscribe(fn: (e: LanyardEvent) => void): () => void {
+    this.emitter.on('event', fn);
+    return () => this.emitter.off('event', fn);
+  }
+}
+
+export function nowIso(): string {
+  return new Date().toISOString();
+}

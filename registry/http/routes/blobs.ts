@@ -1,0 +1,48 @@
+// GET/HEAD/DELETE /v2/<name>/blobs/<digest>
+import type Router from '@koa/router';
+import { OciError } from '../../oci/errors';
+import { checkDigest } from '../../oci/grammar';
+import type { AppDeps, RegistryContext, RegistryState } from '../context';
+import { param, parseByteRange, repoParam, emptyResponse } from '../util';
+
+export const NAME = ':name(.+)';
+
+export function registerBlobs(router: Router<RegistryState>, deps: AppDeps): void {
+  const { store } = deps;
+
+  router.get(`/v2/${NAME}/blobs/:digest`, async (ctx: RegistryContext) => {
+    const repo = repoParam(ctx);
+    const d = checkDigest(param(ctx, 'digest'));
+    await deps.authorize?.(ctx, repo, 'pull');
+    const size = await store.statBlob(repo, d);
+    if (size === null) throw new OciError('BLOB_UNKNOWN', undefined, { digest: d.value });
+    ctx.set('Docker-Content-Digest', d.value);
+    ctx.set('ETag', `"${d.value}"`);
+    ctx.set('Accept-Ranges', 'bytes');
+    ctx.set('Cache-Control', 'max-age=31536000');
+    ctx.type = 'application/octet-stream';
+    const range = ctx.get('Range') ? parseByteRange(ctx.get('Range'), size) : null;
+    if (range === 'unsatisfiable') {
+      throw new OciError('RANGE_INVALID', 'requested range not satisfiable', { size }, { headers: { 'Content-Range': `bytes */${size}` } });
+    }
+    if (range) {
+      ctx.status = 206;
+      ctx.set('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
+      ctx.length = range.end - range.start + 1;
+      if (ctx.method !== 'HEAD') ctx.body = store.openBlob(d, range.start, range.end);
+      return;
+    }
+    ctx.status = 200;
+    ctx.length = size;
+    if (ctx.method !== 'HEAD') ctx.body = size === 0 ? '' : store.openBlob(d);
+  });
+
+  router.delete(`/v2/${NAME}/blobs/:digest`, async (ctx: RegistryContext) => {
+    const repo = repoParam(ctx);
+    const d = checkDigest(param(ctx, 'digest'));
+    await deps.authorize?.(ctx, repo, 'delete');
+    await store.deleteBlob(repo, d);
+    deps.bus.emit({ type: 'registry', time: new Date().toISOString(), action: 'blob.delete', repo, digest: d.value, user: ctx.state.user ?? null });
+    emptyResponse(ctx, 202);
+  });
+}
