@@ -33,7 +33,7 @@ export function parseAddr(addr: string): { host: string; port: number } {
   if (!m) throw new Error(`invalid address "${addr}": use HOST:PORT, :PORT or [IPv6]:PORT`);
   const port = Number(m[3]);
   if (port > 65535) throw new Error(`invalid port in "${addr}"`);
-  const host = m[1] ?? (m[2] || '0.0.0.0');
+  const host = m[1] || m[2] || '0.0.0.0';
   return { host, port };
 }
 

@@ -1,0 +1,42 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { defaultDataDir, parseAddr, resolveServeConfig, isLoopback } from '../../registry/config';
+
+describe('serve configuration', () => {
+  it('parses registry:2 address forms', () => {
+    assert.deepEqual(parseAddr('127.0.0.1:5000'), { host: '127.0.0.1', port: 5000 });
+    assert.deepEqual(parseAddr(':5001'), { host: '0.0.0.0', port: 5001 });
+    assert.deepEqual(parseAddr('[::1]:5002'), { host: '::1', port: 5002 });
+    assert.deepEqual(parseAddr('5003'), { host: '0.0.0.0', port: 5003 });
+    assert.deepEqual(parseAddr('localhost:0'), { host: 'localhost', port: 0 });
+    assert.throws(() => parseAddr('nope'), /invalid address/);
+    assert.throws(() => parseAddr('a:70000'), /invalid port/);
+  });
+  it('flags win over REGISTRY_* variables, which win over defaults', () => {
+    const env = { REGISTRY_HTTP_ADDR: ':6000', REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: '/srv/reg', REGISTRY_STORAGE_DELETE_ENABLED: 'true', HOME: '/home/u' };
+    assert.deepEqual(resolveServeConfig({}, env), { host: '0.0.0.0', port: 6000, dataDir: '/srv/reg', deleteEnabled: true });
+    assert.deepEqual(resolveServeConfig({ addr: '127.0.0.1:7000', data: '/d', deleteEnabled: false }, env), {
+      host: '127.0.0.1',
+      port: 7000,
+      dataDir: '/d',
+      deleteEnabled: false,
+    });
+    const def = resolveServeConfig({}, {});
+    assert.equal(def.port, 5000);
+    assert.equal(def.host, '127.0.0.1');
+    assert.equal(def.deleteEnabled, false);
+  });
+  it('uses the per-user data directory of each OS', () => {
+    assert.equal(defaultDataDir({ XDG_DATA_HOME: '/x' }, 'linux', '/home/u'), '/x/lanyard');
+    assert.equal(defaultDataDir({}, 'linux', '/home/u'), '/home/u/.local/share/lanyard');
+    assert.equal(defaultDataDir({}, 'darwin', '/Users/u'), '/Users/u/Library/Application Support/Lanyard');
+    assert.equal(defaultDataDir({ APPDATA: 'C:\\Users\\u\\AppData\\Roaming' }, 'win32', 'C:\\Users\\u'), 'C:\\Users\\u\\AppData\\Roaming\\Lanyard');
+  });
+  it('knows loopback hosts', () => {
+    assert.ok(isLoopback('127.0.0.1'));
+    assert.ok(isLoopback('::1'));
+    assert.ok(isLoopback('localhost'));
+    assert.equal(isLoopback('0.0.0.0'), false);
+    assert.equal(isLoopback('10.0.0.1'), false);
+  });
+});
