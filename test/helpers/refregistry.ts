@@ -50,5 +50,9 @@ export async function startRefRegistry(opts: RefRegistryOptions = {}): Promise<R
   const d = startDaemon(bin, ['serve', conf], { env });
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/v2/`);
-  return { ...d, url, host: `127.0.0.1:${port}`, port, dataDir };
+  const stop = async (graceMs?: number) => {
+    await d.stop(graceMs);
+    fs.rmSync(confDir, { recursive: true, force: true });
+  };
+  return { ...d, stop, url, host: `127.0.0.1:${port}`, port, dataDir };
 }
