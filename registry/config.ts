@@ -8,12 +8,26 @@ export interface ServeConfig {
   port: number;
   dataDir: string;
   deleteEnabled: boolean;
+  auth: AuthConfig;
+}
+
+export interface AuthConfig {
+  /** on: always; off: never (--no-auth); auto: on beyond loopback or when users exist */
+  mode: 'on' | 'off' | 'auto';
+  realm: string;
+  htpasswd: string;
+  /** force anonymous pull on for this run (else settings.json decides) */
+  anonymousPull?: boolean;
 }
 
 export interface ServeFlags {
   addr?: string;
   data?: string;
   deleteEnabled?: boolean;
+  auth?: boolean;
+  htpasswd?: string;
+  realm?: string;
+  anonymousPull?: boolean;
 }
 
 export const DEFAULT_PORT = 5000;
@@ -42,11 +56,32 @@ function envBool(v: string | undefined): boolean | undefined {
   return /^(1|true|yes|on)$/i.test(v);
 }
 
+export function resolveDataDir(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(flag ?? env.REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY ?? defaultDataDir(env));
+}
+
+/** Where the users live: <data>/auth/htpasswd (or REGISTRY_AUTH_HTPASSWD_PATH), roles.json beside it. */
+export function authPaths(dataDir: string, htpasswdFlag?: string, env: NodeJS.ProcessEnv = process.env): { htpasswd: string; roles: string; tokenKey: string } {
+  const htpasswd = path.resolve(htpasswdFlag ?? env.REGISTRY_AUTH_HTPASSWD_PATH ?? path.join(dataDir, 'auth', 'htpasswd'));
+  return { htpasswd, roles: path.join(path.dirname(htpasswd), 'roles.json'), tokenKey: path.join(dataDir, 'auth', 'token.key') };
+}
+
 export function resolveServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.env): ServeConfig {
   const { host, port } = parseAddr(flags.addr ?? env.REGISTRY_HTTP_ADDR ?? `${DEFAULT_HOST}:${DEFAULT_PORT}`);
-  const dataDir = path.resolve(flags.data ?? env.REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY ?? defaultDataDir(env));
+  const dataDir = resolveDataDir(flags.data, env);
   const deleteEnabled = flags.deleteEnabled ?? envBool(env.REGISTRY_STORAGE_DELETE_ENABLED) ?? false;
-  return { host, port, dataDir, deleteEnabled };
+  const envAuth = env.REGISTRY_AUTH?.trim().toLowerCase();
+  if (envAuth && envAuth !== 'htpasswd' && flags.auth === undefined) {
+    throw new Error(`REGISTRY_AUTH=${env.REGISTRY_AUTH} is not supported: Lanyard uses htpasswd users (REGISTRY_AUTH=htpasswd)`);
+  }
+  const mode = flags.auth === true ? 'on' : flags.auth === false ? 'off' : envAuth === 'htpasswd' ? 'on' : 'auto';
+  const auth: AuthConfig = {
+    mode,
+    realm: flags.realm ?? env.REGISTRY_AUTH_HTPASSWD_REALM ?? 'Lanyard Registry',
+    htpasswd: authPaths(dataDir, flags.htpasswd, env).htpasswd,
+  };
+  if (flags.anonymousPull !== undefined) auth.anonymousPull = flags.anonymousPull;
+  return { host, port, dataDir, deleteEnabled, auth };
 }
 
 export function isLoopback(host: string): boolean {

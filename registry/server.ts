@@ -6,7 +6,11 @@ import { EventBus, nowIso } from './events/bus';
 import { JsonlLog } from './events/log';
 import { createApp } from './http/app';
 import { RegistryStore } from './storage/store';
-import type { ServeConfig } from './config';
+import { authPaths, isLoopback, type ServeConfig } from './config';
+import { AccessGuard } from './auth/guard';
+import { UserStore } from './auth/users';
+import { randomPassword } from './auth/htpasswd';
+import { SettingsStore } from './settings';
 
 export interface RunningRegistry {
   url: string;
@@ -14,16 +18,44 @@ export interface RunningRegistry {
   port: number;
   store: RegistryStore;
   bus: EventBus;
+  settings: SettingsStore;
+  users: UserStore;
+  /** null when the registry runs open */
+  guard: AccessGuard | null;
+  /** set once, when this start created the first admin: show it to the user, then forget it */
+  initialAdmin: { name: string; password: string } | null;
   server: http.Server;
   close(): Promise<void>;
 }
 
-export async function startRegistry(cfg: ServeConfig): Promise<RunningRegistry> {
+export interface StartOptions {
+  /** the desktop app: auth is on even on loopback */
+  desktop?: boolean;
+}
+
+/** Auth is on when asked, beyond loopback, in the desktop app, or whenever users exist. */
+export function authEnabled(cfg: ServeConfig, users: UserStore, opts: StartOptions = {}): boolean {
+  if (cfg.auth.mode !== 'auto') return cfg.auth.mode === 'on';
+  return !isLoopback(cfg.host) || !!opts.desktop || users.hasUsers();
+}
+
+export async function startRegistry(cfg: ServeConfig, opts: StartOptions = {}): Promise<RunningRegistry> {
   const store = new RegistryStore(cfg.dataDir, { deleteEnabled: cfg.deleteEnabled });
   await store.init();
   const bus = new EventBus();
   const log = new JsonlLog(store.paths.logsDir()).attach(bus);
-  const app = createApp({ store, bus });
+  const settings = new SettingsStore(cfg.dataDir);
+  if (cfg.auth.anonymousPull !== undefined) settings.override({ anonymousPull: cfg.auth.anonymousPull });
+  const paths = authPaths(cfg.dataDir, cfg.auth.htpasswd);
+  const users = new UserStore(paths.htpasswd);
+  let guard: AccessGuard | null = null;
+  let initialAdmin: { name: string; password: string } | null = null;
+  if (authEnabled(cfg, users, opts)) {
+    initialAdmin = await users.ensureInitialAdmin(randomPassword);
+    if (initialAdmin) bus.emit({ type: 'auth', time: nowIso(), action: 'user.add', user: initialAdmin.name, detail: { role: 'admin', initial: true }, by: 'lanyard' });
+    guard = new AccessGuard({ users, settings, bus, realm: cfg.auth.realm, tokenKeyFile: paths.tokenKey });
+  }
+  const app = createApp({ store, bus, access: guard ?? undefined, guard: guard ?? undefined });
   const server = http.createServer(
     {
       requestTimeout: 0, // a large layer over a slow link may take long; headersTimeout still guards idle sockets
@@ -43,7 +75,7 @@ export async function startRegistry(cfg: ServeConfig): Promise<RunningRegistry> 
   const addr = server.address() as AddressInfo;
   const urlHost = addr.family === 'IPv6' || addr.address.includes(':') ? `[${addr.address}]` : addr.address;
   const url = `http://${urlHost}:${addr.port}`;
-  bus.emit({ type: 'server', time: nowIso(), action: 'start', detail: { url, dataDir: cfg.dataDir, deleteEnabled: cfg.deleteEnabled } });
+  bus.emit({ type: 'server', time: nowIso(), action: 'start', detail: { url, dataDir: cfg.dataDir, deleteEnabled: cfg.deleteEnabled, auth: guard !== null } });
   let closing: Promise<void> | null = null;
   return {
     url,
@@ -51,6 +83,10 @@ export async function startRegistry(cfg: ServeConfig): Promise<RunningRegistry> 
     port: addr.port,
     store,
     bus,
+    settings,
+    users,
+    guard,
+    initialAdmin,
     server,
     close() {
       closing ??= (async () => {

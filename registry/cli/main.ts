@@ -2,11 +2,13 @@
 import { parseArgs } from 'node:util';
 import { isLoopback, resolveServeConfig } from '../config';
 import { startRegistry } from '../server';
+import { usersCommand } from './users';
 
 const USAGE = `Usage: lanyard <command> [options]
 
 Commands:
   serve     run the registry (headless)
+  users     manage users and roles (lanyard users --help)
   help      show this help
   version   print the version
 
@@ -16,6 +18,11 @@ serve options:
                        env REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY)
   --delete-enabled     allow DELETE of manifests, tags and blobs
                        (env REGISTRY_STORAGE_DELETE_ENABLED=true)
+  --auth / --no-auth   require users (default: on beyond loopback or when users exist;
+                       env REGISTRY_AUTH=htpasswd)
+  --htpasswd FILE      users file (default <data>/auth/htpasswd; env REGISTRY_AUTH_HTPASSWD_PATH)
+  --realm NAME         Basic auth realm (env REGISTRY_AUTH_HTPASSWD_REALM)
+  --anonymous-pull     let anyone pull without logging in (settings.json: anonymousPull)
 `;
 
 function version(): string {
@@ -29,6 +36,8 @@ export async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'serve':
       return serve(rest);
+    case 'users':
+      return usersCommand(rest);
     case 'version':
     case '--version':
     case '-v':
@@ -53,6 +62,11 @@ async function serve(args: string[]): Promise<number> {
       addr: { type: 'string' },
       data: { type: 'string' },
       'delete-enabled': { type: 'boolean' },
+      auth: { type: 'boolean' },
+      'no-auth': { type: 'boolean' },
+      htpasswd: { type: 'string' },
+      realm: { type: 'string' },
+      'anonymous-pull': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -61,11 +75,36 @@ async function serve(args: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const cfg = resolveServeConfig({ addr: values.addr, data: values.data, deleteEnabled: values['delete-enabled'] });
+  if (values.auth && values['no-auth']) throw new Error('--auth and --no-auth contradict each other');
+  const cfg = resolveServeConfig({
+    addr: values.addr,
+    data: values.data,
+    deleteEnabled: values['delete-enabled'],
+    auth: values.auth ? true : values['no-auth'] ? false : undefined,
+    htpasswd: values.htpasswd,
+    realm: values.realm,
+    anonymousPull: values['anonymous-pull'],
+  });
   const reg = await startRegistry(cfg);
   console.log(`Lanyard ${version()} registry listening on ${reg.url} (data: ${cfg.dataDir}${cfg.deleteEnabled ? ', delete enabled' : ''})`);
-  if (!isLoopback(reg.host)) {
-    console.warn('WARNING: listening beyond loopback without authentication or TLS: anyone on the network can push and pull.');
+  if (reg.initialAdmin) {
+    console.log('');
+    console.log(`  Created the first user: ${reg.initialAdmin.name}`);
+    console.log(`  Password: ${reg.initialAdmin.password}`);
+    console.log('  It is shown only this once and stored only as a bcrypt hash. Change it with');
+    console.log(`  lanyard users passwd ${reg.initialAdmin.name} --data ${cfg.dataDir}`);
+    console.log('');
+  }
+  if (reg.guard) {
+    const anon = reg.settings.current().anonymousPull;
+    console.log(`Authentication: on (users in ${reg.users.htpasswdPath}${anon ? '; anonymous pull allowed' : ''})`);
+  } else if (isLoopback(reg.host)) {
+    console.log('Authentication: off (loopback only, no users): anyone on this machine can push and pull. Add a user with `lanyard users add NAME` to turn it on.');
+  } else {
+    console.warn('');
+    console.warn('  !!! WARNING: authentication is OFF (--no-auth) on a network address !!!');
+    console.warn('  !!! Anyone who can reach this machine can push, pull and overwrite images. !!!');
+    console.warn('');
   }
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {

@@ -36,7 +36,20 @@ export interface RegistryChangeEvent {
   user: string | null;
 }
 
-export type LanyardEvent = RequestEvent | ServerEvent | RegistryChangeEvent;
+/** Audit trail of access control. Never carries a password, hash, token or Authorization value. */
+export interface AuthEvent {
+  type: 'auth';
+  time: string;
+  action: 'login.success' | 'login.failure' | 'lockout' | 'denied' | 'user.add' | 'user.remove' | 'user.role' | 'user.passwd' | 'user.rule';
+  user: string | null;
+  addr?: string | null;
+  repo?: string;
+  detail?: Record<string, string | number | boolean | null>;
+  /** who made a user change (CLI: the OS user; API: the Lanyard admin) */
+  by?: string | null;
+}
+
+export type LanyardEvent = RequestEvent | ServerEvent | RegistryChangeEvent | AuthEvent;
 
 export class EventBus {
   private readonly emitter = new EventEmitter();

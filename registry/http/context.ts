@@ -3,7 +3,8 @@ import type Koa from 'koa';
 import type { EventBus } from '../events/bus';
 import type { RegistryStore } from '../storage/store';
 
-export type Action = 'pull' | 'push' | 'delete';
+/** What a request does: registry-wide ping, or an action on a repository (null: the catalog). */
+export type Action = 'pull' | 'push' | 'delete' | 'ping';
 
 export interface RegistryState {
   /** repository the request is about (set once its name has been validated) */
@@ -23,6 +24,15 @@ export interface AppDeps {
   bus: EventBus;
   /** Largest manifest accepted (bytes); larger gets 413. */
   maxManifestBytes?: number;
-  /** Access check for an action on a repository (no-op until auth is configured). */
-  authorize?: (ctx: RegistryContext, repo: string | null, action: Action) => Promise<void>;
+  /** Access control; absent when the registry runs open (loopback without users, --no-auth). */
+  access?: AccessControl;
+  /** the token endpoint for Bearer auth (registered when access control is on) */
+  guard?: { registerTokenRoute(router: import('@koa/router')<RegistryState>): void };
+}
+
+export interface AccessControl {
+  /** Throws 401/403/429 unless the caller may do `action` on `repo` (null: registry-wide). */
+  authorize(ctx: RegistryContext, repo: string | null, action: Action): Promise<void>;
+  /** After authorize: whether the caller may read `repo` (filters the catalog). */
+  canPull(ctx: RegistryContext, repo: string): boolean;
 }

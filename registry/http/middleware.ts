@@ -11,6 +11,7 @@ export const API_VERSION_HEADER = 'Docker-Distribution-API-Version';
 export function requestEvents(bus: EventBus): Koa.Middleware<RegistryState> {
   return async (ctx: RegistryContext, next) => {
     const started = process.hrtime.bigint();
+    const addr = ctx.req.socket?.remoteAddress ?? null; // the socket may be gone by 'close'
     ctx.res.once('close', () => {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       const len = ctx.method === 'HEAD' ? 0 : Number(ctx.res.getHeader('content-length') ?? 0) || 0;
@@ -25,7 +26,7 @@ export function requestEvents(bus: EventBus): Koa.Middleware<RegistryState> {
         durationMs: Math.round(durationMs * 1000) / 1000,
         user: ctx.state.user ?? null,
         repo: ctx.state.repo ?? null,
-        addr: ctx.ip || null,
+        addr,
         ...(ctx.state.errorCode ? { error: ctx.state.errorCode } : {}),
       });
     });

@@ -69,21 +69,33 @@ export function parseByteRange(v: string, size: number): { start: number; end: n
 /** Read a small request body (manifests) with a hard limit; 413 above it. */
 export async function readLimitedBody(ctx: RegistryContext, limit: number): Promise<Buffer> {
   const declared = contentLength(ctx);
-  const tooLarge = () => {
+  const tooLarge = async (alreadyRead: number) => {
+    // read and drop a modest rest so the client sees the 413 instead of a reset; then close
+    await drain(ctx, Math.max(0, limit * 2 - alreadyRead));
     ctx.set('Connection', 'close');
     return new OciError('SIZE_INVALID', `manifest is larger than the limit of ${limit} bytes`, { limit }, { status: 413 });
   };
-  if (declared !== undefined && declared > limit) throw tooLarge();
+  if (declared !== undefined && declared > limit) throw await tooLarge(declared > limit * 2 ? limit * 2 : 0);
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
     total += chunk.length;
-    if (total > limit) throw tooLarge();
+    if (total > limit) throw await tooLarge(total);
     chunks.push(chunk);
   }
   ctx.state.bytesIn = total;
   if (declared !== undefined && declared !== total) throw new OciError('SIZE_INVALID', 'body length does not match Content-Length');
   return Buffer.concat(chunks, total);
+}
+
+/** Consume and discard up to `max` more bytes of the request body (stop early if more). */
+async function drain(ctx: RegistryContext, max: number): Promise<void> {
+  let seen = 0;
+  if (ctx.req.readableEnded || max <= 0) return;
+  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+    seen += chunk.length;
+    if (seen > max) break;
+  }
 }
 
 /**

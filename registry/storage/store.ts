@@ -137,6 +137,19 @@ export class RegistryStore {
     return id;
   }
 
+  /**
+   * After a crash between committing an upload (hard link into blobs/) and removing it, the
+   * upload's data is the blob's file: give the upload its own copy before writing to it.
+   */
+  private async detachCommitted(repo: string, id: string): Promise<void> {
+    const file = this.paths.uploadData(repo, id);
+    const st = await statOrNull(file);
+    if (!st || st.nlink <= 1) return;
+    const tmp = path.join(this.paths.tmpDir(), `${crypto.randomUUID()}.upload`);
+    await fsp.copyFile(file, tmp);
+    await fsp.rename(tmp, file);
+  }
+
   /** Current size of an upload (what the client has sent so far). */
   async uploadSize(repo: string, id: string): Promise<number> {
     const st = await statOrNull(this.paths.uploadData(repo, id));
@@ -155,6 +168,7 @@ export class RegistryStore {
   private async appendLocked(repo: string, id: string, body: Readable, opts: { range?: { start: number; end: number }; length?: number }): Promise<number> {
     const key = `${repo}\0${id}`;
     const size = await this.uploadSize(repo, id);
+    await this.detachCommitted(repo, id);
     const { range } = opts;
     if (range && range.start !== size) {
       throw new OciError('RANGE_INVALID', `chunk must start at offset ${size}`, { expected: size, got: range.start }, { headers: { Range: rangeHeader(size), Location: uploadLocation(repo, id), 'Docker-Upload-UUID': id } });
@@ -203,6 +217,8 @@ export class RegistryStore {
       if (hex !== d.hex) {
         throw new OciError('DIGEST_INVALID', 'provided digest did not match uploaded content', { expected: d.value, actual: `${d.algorithm}:${hex}` });
       }
+      // Hard-link into the blob store, link into the repository, then drop the upload: a
+      // crash at any point leaves either a visible blob or a resumable upload (or both).
       await this.commitBlobFile(file, d);
       await this.linkBlob(repo, d, size);
       await fsp.rm(this.paths.uploadDir(repo, id), { recursive: true, force: true });
@@ -211,12 +227,22 @@ export class RegistryStore {
     });
   }
 
-  /** Move a verified file into the blob store (concurrent commits of one digest are harmless). */
+  /** Put a verified file's content in the blob store (concurrent commits of one digest are harmless). */
   private async commitBlobFile(file: string, d: Digest): Promise<void> {
     const target = this.paths.blobData(d);
     if (await statOrNull(target)) return;
     await fsp.mkdir(path.dirname(target), { recursive: true });
-    await fsp.rename(file, target);
+    try {
+      await fsp.link(file, target);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return;
+      if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP') throw e;
+      // no hard links here (another filesystem): copy beside the target, then rename into place
+      const tmp = `${target}.${crypto.randomUUID()}.tmp`;
+      await fsp.copyFile(file, tmp);
+      await fsp.rename(tmp, target);
+    }
   }
 
   async cancelUpload(repo: string, id: string): Promise<void> {

@@ -14,17 +14,27 @@ describe('serve configuration', () => {
   });
   it('flags win over REGISTRY_* variables, which win over defaults', () => {
     const env = { REGISTRY_HTTP_ADDR: ':6000', REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: '/srv/reg', REGISTRY_STORAGE_DELETE_ENABLED: 'true', HOME: '/home/u' };
-    assert.deepEqual(resolveServeConfig({}, env), { host: '0.0.0.0', port: 6000, dataDir: '/srv/reg', deleteEnabled: true });
+    const auto = { mode: 'auto', realm: 'Lanyard Registry', htpasswd: '/srv/reg/auth/htpasswd' };
+    assert.deepEqual(resolveServeConfig({}, env), { host: '0.0.0.0', port: 6000, dataDir: '/srv/reg', deleteEnabled: true, auth: auto });
     assert.deepEqual(resolveServeConfig({ addr: '127.0.0.1:7000', data: '/d', deleteEnabled: false }, env), {
       host: '127.0.0.1',
       port: 7000,
       dataDir: '/d',
       deleteEnabled: false,
+      auth: { ...auto, htpasswd: '/d/auth/htpasswd' },
     });
     const def = resolveServeConfig({}, {});
     assert.equal(def.port, 5000);
     assert.equal(def.host, '127.0.0.1');
     assert.equal(def.deleteEnabled, false);
+  });
+  it('honours registry:2 auth variables, with flags first', () => {
+    const env = { REGISTRY_AUTH: 'htpasswd', REGISTRY_AUTH_HTPASSWD_REALM: 'R', REGISTRY_AUTH_HTPASSWD_PATH: '/etc/reg/htpasswd' };
+    assert.deepEqual(resolveServeConfig({ data: '/d' }, env).auth, { mode: 'on', realm: 'R', htpasswd: '/etc/reg/htpasswd' });
+    assert.equal(resolveServeConfig({ data: '/d', auth: false }, env).auth.mode, 'off');
+    assert.equal(resolveServeConfig({ data: '/d', htpasswd: '/x/h' }, env).auth.htpasswd, '/x/h');
+    assert.throws(() => resolveServeConfig({}, { REGISTRY_AUTH: 'token' }), /not supported/);
+    assert.equal(resolveServeConfig({ data: '/d', anonymousPull: true }, {}).auth.anonymousPull, true);
   });
   it('uses the per-user data directory of each OS', () => {
     assert.equal(defaultDataDir({ XDG_DATA_HOME: '/x' }, 'linux', '/home/u'), '/x/lanyard');

@@ -13,7 +13,7 @@ export function registerBlobs(router: Router<RegistryState>, deps: AppDeps): voi
   router.get(`/v2/${NAME}/blobs/:digest`, async (ctx: RegistryContext) => {
     const repo = repoParam(ctx);
     const d = checkDigest(param(ctx, 'digest'));
-    await deps.authorize?.(ctx, repo, 'pull');
+    await deps.access?.authorize(ctx, repo, 'pull');
     const size = await store.statBlob(repo, d);
     if (size === null) throw new OciError('BLOB_UNKNOWN', undefined, { digest: d.value });
     ctx.set('Docker-Content-Digest', d.value);
@@ -40,7 +40,7 @@ export function registerBlobs(router: Router<RegistryState>, deps: AppDeps): voi
   router.delete(`/v2/${NAME}/blobs/:digest`, async (ctx: RegistryContext) => {
     const repo = repoParam(ctx);
     const d = checkDigest(param(ctx, 'digest'));
-    await deps.authorize?.(ctx, repo, 'delete');
+    await deps.access?.authorize(ctx, repo, 'delete');
     await store.deleteBlob(repo, d);
     deps.bus.emit({ type: 'registry', time: new Date().toISOString(), action: 'blob.delete', repo, digest: d.value, user: ctx.state.user ?? null });
     emptyResponse(ctx, 202);

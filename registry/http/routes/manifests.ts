@@ -15,7 +15,7 @@ export function registerManifests(router: Router<RegistryState>, deps: AppDeps):
   router.get(path, async (ctx: RegistryContext) => {
     const repo = repoParam(ctx);
     const ref = parseReference(param(ctx, 'reference'));
-    await deps.authorize?.(ctx, repo, 'pull');
+    await deps.access?.authorize(ctx, repo, 'pull');
     const m = await store.getManifest(repo, ref);
     ctx.status = 200;
     ctx.set('Docker-Content-Digest', m.digest);
@@ -28,7 +28,7 @@ export function registerManifests(router: Router<RegistryState>, deps: AppDeps):
   router.put(path, async (ctx: RegistryContext) => {
     const repo = repoParam(ctx);
     const ref = parseReference(param(ctx, 'reference'));
-    await deps.authorize?.(ctx, repo, 'push');
+    await deps.access?.authorize(ctx, repo, 'push');
     const body = await readLimitedBody(ctx, limit);
     const r = await store.putManifest(repo, ref, ctx.get('Content-Type') || undefined, body);
     deps.bus.emit({
@@ -49,7 +49,7 @@ export function registerManifests(router: Router<RegistryState>, deps: AppDeps):
   router.delete(path, async (ctx: RegistryContext) => {
     const repo = repoParam(ctx);
     const ref = parseReference(param(ctx, 'reference'));
-    await deps.authorize?.(ctx, repo, 'delete');
+    await deps.access?.authorize(ctx, repo, 'delete');
     const r = await store.deleteManifest(repo, ref);
     deps.bus.emit({
       type: 'registry',

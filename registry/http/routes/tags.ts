@@ -11,7 +11,7 @@ export function registerTags(router: Router<RegistryState>, deps: AppDeps): void
 
   router.get(`/v2/${NAME}/tags/list`, async (ctx: RegistryContext) => {
     const repo = repoParam(ctx);
-    await deps.authorize?.(ctx, repo, 'pull');
+    await deps.access?.authorize(ctx, repo, 'pull');
     const tags = await store.listTags(repo);
     ctx.status = 200;
     ctx.body = { name: repo, tags: paginate(ctx, tags, `/v2/${repo}/tags/list`) };
@@ -20,7 +20,7 @@ export function registerTags(router: Router<RegistryState>, deps: AppDeps): void
   router.get(`/v2/${NAME}/referrers/:digest`, async (ctx: RegistryContext) => {
     const repo = repoParam(ctx);
     const subject = checkDigest(param(ctx, 'digest'));
-    await deps.authorize?.(ctx, repo, 'pull');
+    await deps.access?.authorize(ctx, repo, 'pull');
     const raw = ctx.query.artifactType;
     const artifactType = Array.isArray(raw) ? raw[0] : raw;
     const manifests = await store.referrers(repo, subject, artifactType || undefined);

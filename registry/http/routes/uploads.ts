@@ -31,7 +31,7 @@ export function registerUploads(router: Router<RegistryState>, deps: AppDeps): v
 
   router.post(`/v2/${NAME}/blobs/uploads/`, async (ctx: RegistryContext) => {
     const repo = repoParam(ctx);
-    await deps.authorize?.(ctx, repo, 'push');
+    await deps.access?.authorize(ctx, repo, 'push');
     const digestParam = single(ctx.query.digest);
     const mount = single(ctx.query.mount);
     if (mount !== undefined) {
@@ -41,7 +41,7 @@ export function registerUploads(router: Router<RegistryState>, deps: AppDeps): v
         checkName(from);
         let allowed = true;
         try {
-          await deps.authorize?.(ctx, from, 'pull');
+          await deps.access?.authorize(ctx, from, 'pull');
         } catch {
           allowed = false; // no read access to the source: fall back to a normal upload
         }
@@ -64,7 +64,7 @@ export function registerUploads(router: Router<RegistryState>, deps: AppDeps): v
   router.get(`/v2/${NAME}/blobs/uploads/:uuid`, async (ctx: RegistryContext) => {
     const repo = repoParam(ctx);
     const id = checkUploadId(param(ctx, 'uuid'));
-    await deps.authorize?.(ctx, repo, 'push');
+    await deps.access?.authorize(ctx, repo, 'push');
     const size = await store.uploadSize(repo, id);
     uploadAccepted(ctx, repo, id, size, 204);
   });
@@ -72,7 +72,7 @@ export function registerUploads(router: Router<RegistryState>, deps: AppDeps): v
   router.patch(`/v2/${NAME}/blobs/uploads/:uuid`, async (ctx: RegistryContext) => {
     const repo = repoParam(ctx);
     const id = checkUploadId(param(ctx, 'uuid'));
-    await deps.authorize?.(ctx, repo, 'push');
+    await deps.access?.authorize(ctx, repo, 'push');
     const range = parseContentRange(ctx.get('Content-Range'));
     const before = await store.uploadSize(repo, id);
     const size = await store.appendUpload(repo, id, ctx.req, { range, length: contentLength(ctx) });
@@ -83,7 +83,7 @@ export function registerUploads(router: Router<RegistryState>, deps: AppDeps): v
   router.put(`/v2/${NAME}/blobs/uploads/:uuid`, async (ctx: RegistryContext) => {
     const repo = repoParam(ctx);
     const id = checkUploadId(param(ctx, 'uuid'));
-    await deps.authorize?.(ctx, repo, 'push');
+    await deps.access?.authorize(ctx, repo, 'push');
     const digestParam = single(ctx.query.digest);
     if (digestParam === undefined) throw new OciError('DIGEST_INVALID', 'the digest query parameter is required to finish an upload');
     const d = checkDigest(digestParam);
@@ -98,7 +98,7 @@ export function registerUploads(router: Router<RegistryState>, deps: AppDeps): v
   router.delete(`/v2/${NAME}/blobs/uploads/:uuid`, async (ctx: RegistryContext) => {
     const repo = repoParam(ctx);
     const id = checkUploadId(param(ctx, 'uuid'));
-    await deps.authorize?.(ctx, repo, 'push');
+    await deps.access?.authorize(ctx, repo, 'push');
     await store.cancelUpload(repo, id);
     emptyResponse(ctx, 204);
   });
