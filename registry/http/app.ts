@@ -4,6 +4,7 @@
 import Koa from 'koa';
 import Router from '@koa/router';
 import { OciError } from '../oci/errors';
+import { registerApi, serveUi } from '../api/http';
 import type { AppDeps, RegistryContext, RegistryState } from './context';
 import { ociErrors, requestEvents } from './middleware';
 import { registerBase } from './routes/base';
@@ -21,10 +22,12 @@ export function createApp(deps: AppDeps): Koa<RegistryState> {
   registerBlobs(router, deps);
   registerManifests(router, deps);
   registerTags(router, deps);
+  registerApi(router, deps); // POST /lanyard/api/<operation>: the UI's typed API over HTTP
 
   app.use(requestEvents(deps.bus));
   app.use(ociErrors());
   app.use(router.routes());
+  app.use(serveUi()); // the built UI (dist/renderer) at /
   app.use(async (ctx: RegistryContext) => {
     // nothing matched: a known path with another method is 405, anything else 404
     const match = router.match(ctx.path, ctx.method);

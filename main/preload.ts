@@ -1,0 +1,23 @@
+// The preload: exposes the typed API to the page as `window.lanyard`, one function per
+// operation, each invoking that operation's own IPC channel. Nothing else crosses: no
+// ipcRenderer, no generic send/invoke, no Node.
+//
+// It runs sandboxed, where require() knows only 'electron' and a few built-ins, so the
+// contract is imported for its types only (erased at compile time). `satisfies
+// LanyardBridge` makes the compiler reject a missing, extra or mistyped operation.
+import { contextBridge, ipcRenderer } from 'electron';
+import type { ApiResponse, IpcChannel, LanyardBridge, OperationArgs, OperationName, OperationResult } from '../registry/api/contract';
+
+function invoke<K extends OperationName>(channel: IpcChannel<K>, ...args: OperationArgs<K>): Promise<ApiResponse<OperationResult<K>>> {
+  return ipcRenderer.invoke(channel, ...args);
+}
+
+const bridge = {
+  getStatus: () => invoke('lanyard:getStatus'),
+  listRepositories: () => invoke('lanyard:listRepositories'),
+  listTags: (repository) => invoke('lanyard:listTags', repository),
+  getManifest: (repository, reference) => invoke('lanyard:getManifest', repository, reference),
+  recentEvents: (limit, filter) => (filter === undefined ? invoke('lanyard:recentEvents', limit) : invoke('lanyard:recentEvents', limit, filter)),
+} satisfies LanyardBridge;
+
+contextBridge.exposeInMainWorld('lanyard', Object.freeze(bridge));

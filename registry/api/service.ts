@@ -1,0 +1,358 @@
+// The API's one implementation, on top of the same RegistryStore and EventBus the OCI routes
+// use. Both transports (IPC in main/ipc.ts, HTTP in ./http.ts) go through `dispatch`, which
+// checks the untrusted arguments, runs the operation and turns every failure into an error
+// from the registry's one error table.
+import path from 'node:path';
+import type { EventBus, LanyardEvent } from '../events/bus';
+import { readRecentEvents } from '../events/log';
+import { OciError, isOciError } from '../oci/errors';
+import { checkName, parseReference } from '../oci/grammar';
+import type { RegistryStore } from '../storage/store';
+import {
+  MAX_EVENTS,
+  isOperationName,
+  type ApiErrorInfo,
+  type ApiEvent,
+  type ApiEventType,
+  type ApiResponse,
+  type DescriptorSummary,
+  type EventFilter,
+  type ManifestDetails,
+  type OperationArgs,
+  type OperationName,
+  type OperationResult,
+  type Platform,
+  type RegistryStatus,
+  type RepositorySummary,
+  type TagSummary,
+} from './contract';
+
+/** Who is calling, and through what. Filled in by the transport adapter. */
+export interface CallContext {
+  transport: 'ipc' | 'http';
+  /** the registry's base URL as this caller reaches it */
+  registryUrl: string;
+  /** the authenticated Lanyard user; null while the registry has no auth */
+  user: string | null;
+}
+
+export interface ApiServiceDeps {
+  store: RegistryStore;
+  bus: EventBus;
+  version?: string;
+  /** events kept in memory for recentEvents (seeded from the JSON-lines log) */
+  eventBufferSize?: number;
+}
+
+/** Each operation of the contract, with the caller's context first. */
+export type ServiceOperations = {
+  [K in OperationName]: (call: CallContext, ...args: OperationArgs<K>) => Promise<OperationResult<K>>;
+};
+
+const shared = new WeakMap<RegistryStore, ApiService>();
+
+export class ApiService implements ServiceOperations {
+  readonly version: string;
+  readonly startedAt = new Date();
+  private readonly store: RegistryStore;
+  private readonly events: ApiEvent[];
+  private readonly capacity: number;
+  private readonly unsubscribe: () => void;
+
+  /** The service for a running registry: one instance per store, shared by both transports. */
+  static for(deps: ApiServiceDeps): ApiService {
+    let s = shared.get(deps.store);
+    if (!s || s.bus !== deps.bus) {
+      s = new ApiService(deps);
+      shared.set(deps.store, s);
+    }
+    return s;
+  }
+
+  private readonly bus: EventBus;
+
+  constructor(deps: ApiServiceDeps) {
+    this.store = deps.store;
+    this.bus = deps.bus;
+    this.version = deps.version ?? packageVersion();
+    this.capacity = Math.max(MAX_EVENTS, deps.eventBufferSize ?? 2 * MAX_EVENTS);
+    // history from earlier runs (and this one so far), then everything new from the bus
+    this.events = readRecentEvents(deps.store.paths.logsDir(), this.capacity).filter(isEventLike).map(toApiEvent);
+    this.unsubscribe = deps.bus.subscribe((e) => this.remember(toApiEvent(e)));
+  }
+
+  close(): void {
+    this.unsubscribe();
+    if (shared.get(this.store) === this) shared.delete(this.store);
+  }
+
+  private remember(e: ApiEvent): void {
+    this.events.push(e);
+    if (this.events.length > this.capacity + 256) this.events.splice(0, this.events.length - this.capacity);
+  }
+
+  // ---------------------------------------------------------------- operations
+
+  async getStatus(call: CallContext): Promise<RegistryStatus> {
+    return {
+      url: call.registryUrl,
+      host: hostOf(call.registryUrl),
+      dataDir: this.store.paths.dataDir,
+      version: this.version,
+      deleteEnabled: this.store.deleteEnabled,
+      uptime: Math.max(0, Math.floor((Date.now() - this.startedAt.getTime()) / 1000)),
+      startedAt: this.startedAt.toISOString(),
+    };
+  }
+
+  async listRepositories(_call: CallContext): Promise<RepositorySummary[]> {
+    const names = await this.store.listRepositories();
+    return mapLimit(names, 8, async (name) => ({ name, tagCount: await this.tagCount(name) }));
+  }
+
+  private async tagCount(repo: string): Promise<number> {
+    try {
+      return (await this.store.listTags(repo)).length;
+    } catch (e) {
+      if (isOciError(e) && e.code === 'NAME_UNKNOWN') return 0; // deleted meanwhile
+      throw e;
+    }
+  }
+
+  async listTags(_call: CallContext, repository: string): Promise<TagSummary[]> {
+    const repo = checkName(repository);
+    const tags = await this.store.listTags(repo);
+    return mapLimit(tags, 16, async (name) => ({ name, digest: (await this.store.resolveTag(repo, name))?.value ?? null }));
+  }
+
+  async getManifest(_call: CallContext, repository: string, reference: string): Promise<ManifestDetails> {
+    const repo = checkName(repository);
+    const m = await this.store.getManifest(repo, parseReference(reference));
+    let doc: unknown = null;
+    try {
+      doc = JSON.parse(m.body.toString('utf8'));
+    } catch {
+      /* not JSON (written by something else): show what we can */
+    }
+    const obj = isObject(doc) ? doc : {};
+    const config = descriptor(obj.config);
+    const layers = descriptorList(obj.layers);
+    const manifests = descriptorList(obj.manifests);
+    const kind: ManifestDetails['kind'] = config || Array.isArray(obj.layers) ? 'image' : Array.isArray(obj.manifests) ? 'index' : 'unknown';
+    const referenced = kind === 'image' ? [...(config ? [config] : []), ...layers] : manifests;
+    return {
+      repository: repo,
+      reference,
+      digest: m.digest,
+      mediaType: m.mediaType,
+      size: m.body.length,
+      kind,
+      config,
+      layers,
+      manifests,
+      subject: descriptor(obj.subject),
+      artifactType: typeof obj.artifactType === 'string' ? obj.artifactType : null,
+      annotations: stringRecord(obj.annotations) ?? {},
+      totalSize: referenced.reduce((sum, d) => sum + d.size, m.body.length),
+      manifest: doc,
+    };
+  }
+
+  async recentEvents(_call: CallContext, limit: number, filter: EventFilter = {}): Promise<ApiEvent[]> {
+    const want = Math.min(MAX_EVENTS, Math.max(1, Math.floor(limit)));
+    const types = filter.types ? new Set<ApiEventType>(filter.types) : null;
+    const out: ApiEvent[] = [];
+    for (let i = this.events.length - 1; i >= 0 && out.length < want; i--) {
+      const e = this.events[i];
+      if (types && !types.has(e.type)) continue;
+      if (filter.registryOnly && e.type === 'request' && !isRegistryPath(e.path)) continue;
+      out.push(e);
+    }
+    return out;
+  }
+}
+
+// ------------------------------------------------------------------ dispatch
+
+export interface DispatchOutcome {
+  response: ApiResponse<unknown>;
+  /** HTTP status for the HTTP transport */
+  status: number;
+  /** extra response headers an error asks for (e.g. WWW-Authenticate once auth exists) */
+  headers: Record<string, string>;
+}
+
+/** Check the arguments, run the operation, wrap the answer. Never throws. */
+export async function dispatch(service: ServiceOperations, operation: unknown, args: unknown, call: CallContext): Promise<DispatchOutcome> {
+  try {
+    const op = checkOperation(operation);
+    const checked = checkArgs(op, args);
+    const run = service[op] as (call: CallContext, ...a: unknown[]) => Promise<unknown>;
+    const result = await run.call(service, call, ...checked);
+    return { response: { ok: true, result }, status: 200, headers: {} };
+  } catch (err) {
+    return failure(err, operation);
+  }
+}
+
+/** The outcome for a failed call: OCI errors as they are, anything else as a logged 500. */
+export function failure(err: unknown, operation: unknown): DispatchOutcome {
+  const e = toOciError(err, operation);
+  return { response: { ok: false, error: errorInfo(e) }, status: e.status, headers: e.headers };
+}
+
+export function checkOperation(operation: unknown): OperationName {
+  if (!isOperationName(operation)) {
+    throw new OciError('UNSUPPORTED', 'unknown API operation', { operation: String(operation).slice(0, 100) }, { status: 404 });
+  }
+  return operation;
+}
+
+function errorInfo(e: OciError): ApiErrorInfo {
+  return e.detail === undefined ? { code: e.code, message: e.message } : { code: e.code, message: e.message, detail: e.detail };
+}
+
+function toOciError(err: unknown, operation: unknown): OciError {
+  if (isOciError(err)) return err;
+  console.error(`lanyard: API ${String(operation).slice(0, 100)}: ${(err as Error)?.stack ?? err}`);
+  return new OciError('UNKNOWN', 'internal error', undefined, { status: 500 });
+}
+
+// ------------------------------------------------------------------ argument checks
+
+function badArgs(op: OperationName, why: string): OciError {
+  return new OciError('UNSUPPORTED', `invalid arguments for ${op}: ${why}`, undefined, { status: 400 });
+}
+
+function arity(op: OperationName, args: unknown[], min: number, max: number): void {
+  if (args.length < min || args.length > max) {
+    throw badArgs(op, min === max ? `expected ${min} argument(s), got ${args.length}` : `expected ${min} to ${max} arguments, got ${args.length}`);
+  }
+}
+
+function str(op: OperationName, v: unknown, name: string, max = 1024): string {
+  if (typeof v !== 'string' || v.length === 0 || v.length > max) throw badArgs(op, `${name} must be a non-empty string`);
+  return v;
+}
+
+const EVENT_TYPES = ['request', 'server', 'registry', 'auth'] as const satisfies readonly ApiEventType[];
+// Compile-time check that EVENT_TYPES lists every event type.
+const EVENT_TYPES_COMPLETE: [Exclude<ApiEventType, (typeof EVENT_TYPES)[number]>] extends [never] ? true : false = true;
+void EVENT_TYPES_COMPLETE;
+
+function eventFilter(op: OperationName, v: unknown): EventFilter | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!isObject(v)) throw badArgs(op, 'filter must be an object');
+  const f: EventFilter = {};
+  for (const key of Object.keys(v)) if (key !== 'types' && key !== 'registryOnly') throw badArgs(op, `unknown filter field ${key.slice(0, 50)}`);
+  if (v.types !== undefined) {
+    if (!Array.isArray(v.types) || !v.types.every((t) => (EVENT_TYPES as readonly unknown[]).includes(t))) {
+      throw badArgs(op, `filter.types must list event types (${EVENT_TYPES.join(', ')})`);
+    }
+    f.types = v.types as ApiEventType[];
+  }
+  if (v.registryOnly !== undefined) {
+    if (typeof v.registryOnly !== 'boolean') throw badArgs(op, 'filter.registryOnly must be a boolean');
+    f.registryOnly = v.registryOnly;
+  }
+  return f;
+}
+
+/** Runtime shape checks for each operation's arguments: they come from a renderer or the network. */
+const ARG_CHECKS: { [K in OperationName]: (args: unknown[]) => OperationArgs<K> } = {
+  getStatus: (a) => (arity('getStatus', a, 0, 0), []),
+  listRepositories: (a) => (arity('listRepositories', a, 0, 0), []),
+  listTags: (a) => (arity('listTags', a, 1, 1), [str('listTags', a[0], 'repository')]),
+  getManifest: (a) => (arity('getManifest', a, 2, 2), [str('getManifest', a[0], 'repository'), str('getManifest', a[1], 'reference')]),
+  recentEvents: (a) => {
+    arity('recentEvents', a, 1, 2);
+    if (typeof a[0] !== 'number' || !Number.isFinite(a[0])) throw badArgs('recentEvents', 'limit must be a number');
+    const filter = eventFilter('recentEvents', a[1]);
+    return filter ? [a[0], filter] : [a[0]];
+  },
+};
+
+export function checkArgs<K extends OperationName>(op: K, args: unknown): OperationArgs<K> {
+  if (args === undefined || args === null) args = [];
+  if (!Array.isArray(args)) throw badArgs(op, 'args must be an array');
+  return (ARG_CHECKS[op] as (a: unknown[]) => OperationArgs<K>)(args);
+}
+
+// ------------------------------------------------------------------ helpers
+
+/** The bus's events are the API's events (a compile error here means contract.ts drifted). */
+function toApiEvent(e: LanyardEvent): ApiEvent {
+  return e;
+}
+
+function isEventLike(e: unknown): e is LanyardEvent {
+  return isObject(e) && typeof e.type === 'string' && typeof e.time === 'string';
+}
+
+function isRegistryPath(p: string): boolean {
+  return p === '/v2' || p.startsWith('/v2/');
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function stringRecord(v: unknown): Record<string, string> | undefined {
+  if (!isObject(v)) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(v)) if (typeof val === 'string') out[k] = val;
+  return out;
+}
+
+function descriptor(v: unknown): DescriptorSummary | null {
+  if (!isObject(v) || typeof v.digest !== 'string') return null;
+  const d: DescriptorSummary = {
+    mediaType: typeof v.mediaType === 'string' ? v.mediaType : '',
+    digest: v.digest,
+    size: typeof v.size === 'number' && Number.isFinite(v.size) && v.size >= 0 ? v.size : 0,
+  };
+  if (typeof v.artifactType === 'string') d.artifactType = v.artifactType;
+  if (isObject(v.platform) && typeof v.platform.os === 'string' && typeof v.platform.architecture === 'string') {
+    const p: Platform = { os: v.platform.os, architecture: v.platform.architecture };
+    if (typeof v.platform.variant === 'string') p.variant = v.platform.variant;
+    d.platform = p;
+  }
+  const annotations = stringRecord(v.annotations);
+  if (annotations && Object.keys(annotations).length) d.annotations = annotations;
+  return d;
+}
+
+function descriptorList(v: unknown): DescriptorSummary[] {
+  return Array.isArray(v) ? v.map(descriptor).filter((d): d is DescriptorSummary => d !== null) : [];
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '');
+  }
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+function packageVersion(): string {
+  try {
+    // package.json sits three levels above dist/registry/api
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require(path.join(__dirname, '..', '..', '..', 'package.json')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}

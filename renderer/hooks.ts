@@ -1,0 +1,84 @@
+import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
+
+export interface Loaded<T> {
+  data: T | undefined;
+  error: Error | undefined;
+  loading: boolean;
+  reload(): void;
+}
+
+/**
+ * Run `load` when `key` changes (and every `intervalMs` while the page is visible).
+ * Keeps the last data while reloading, so polling does not flicker.
+ */
+export function useLoad<T>(load: (() => Promise<T>) | null, key: string, intervalMs = 0): Loaded<T> {
+  const [state, setState] = useState<{ key: string; data?: T; error?: Error; loading: boolean }>({ key, loading: load !== null });
+  const [tick, setTick] = useState(0);
+  const loadRef = useRef(load);
+  loadRef.current = load;
+
+  useEffect(() => {
+    const fn = loadRef.current;
+    if (!fn) {
+      setState({ key, loading: false });
+      return;
+    }
+    let live = true;
+    setState((s) => (s.key === key ? { ...s, loading: true } : { key, loading: true }));
+    fn().then(
+      (data) => live && setState({ key, data, loading: false }),
+      (error: Error) => live && setState((s) => ({ key, data: s.key === key ? s.data : undefined, error, loading: false })),
+    );
+    return () => {
+      live = false;
+    };
+  }, [key, tick]);
+
+  useEffect(() => {
+    if (!intervalMs || !load) return;
+    const t = setInterval(() => {
+      if (document.visibilityState === 'visible') setTick((n) => n + 1);
+    }, intervalMs);
+    return () => clearInterval(t);
+  }, [intervalMs, load === null]);
+
+  const reload = useCallback(() => setTick((n) => n + 1), []);
+  const current = state.key === key;
+  return { data: current ? state.data : undefined, error: current ? state.error : undefined, loading: !current || state.loading, reload };
+}
+
+// ------------------------------------------------------------------ hash routes
+
+export type Route = { view: 'repositories'; repo?: string; ref?: string } | { view: 'logs' };
+
+export function parseHash(hash: string): Route {
+  const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(safeDecode);
+  if (parts[0] === 'logs') return { view: 'logs' };
+  return { view: 'repositories', repo: parts[1], ref: parts[2] };
+}
+
+export function routeHref(r: Route): string {
+  if (r.view === 'logs') return '#/logs';
+  let h = '#/repositories';
+  if (r.repo) h += '/' + encodeURIComponent(r.repo);
+  if (r.repo && r.ref) h += '/' + encodeURIComponent(r.ref);
+  return h;
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+function subscribeHash(cb: () => void): () => void {
+  window.addEventListener('hashchange', cb);
+  return () => window.removeEventListener('hashchange', cb);
+}
+
+export function useRoute(): Route {
+  const hash = useSyncExternalStore(subscribeHash, () => window.location.hash);
+  return parseHash(hash);
+}
