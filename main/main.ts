@@ -58,10 +58,17 @@ function trayIcon(): Electron.NativeImage {
 async function start(): Promise<void> {
   denyPermissions(session.defaultSession);
   const cfg = resolveServeConfig({}, process.env);
-  registry = await startRegistry(cfg);
+  registry = await startRegistry(cfg, { desktop: true });
   const url = displayUrl(registry.url);
   registerIpc({
-    service: ApiService.for({ store: registry.store, bus: registry.bus }),
+    service: ApiService.for({
+      store: registry.store,
+      bus: registry.bus,
+      users: registry.users,
+      settings: registry.settings,
+      access: registry.guard ?? undefined,
+      initialAdmin: registry.initialAdmin,
+    }),
     appUrl: pathToFileURL(INDEX_HTML).href,
     registryUrl: () => url,
   });

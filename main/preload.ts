@@ -18,6 +18,15 @@ const bridge = {
   listTags: (repository) => invoke('lanyard:listTags', repository),
   getManifest: (repository, reference) => invoke('lanyard:getManifest', repository, reference),
   recentEvents: (limit, filter) => (filter === undefined ? invoke('lanyard:recentEvents', limit) : invoke('lanyard:recentEvents', limit, filter)),
+  whoAmI: () => invoke('lanyard:whoAmI'),
+  listUsers: () => invoke('lanyard:listUsers'),
+  addUser: (name, password, role) => invoke('lanyard:addUser', name, password, role),
+  setPassword: (name, password) => invoke('lanyard:setPassword', name, password),
+  setRole: (name, role) => invoke('lanyard:setRole', name, role),
+  setRepoRule: (name, pattern, role) => invoke('lanyard:setRepoRule', name, pattern, role),
+  removeUser: (name) => invoke('lanyard:removeUser', name),
+  setAnonymousPull: (enabled) => invoke('lanyard:setAnonymousPull', enabled),
+  takeInitialAdmin: () => invoke('lanyard:takeInitialAdmin'),
 } satisfies LanyardBridge;
 
 contextBridge.exposeInMainWorld('lanyard', Object.freeze(bridge));

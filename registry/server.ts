@@ -55,7 +55,7 @@ export async function startRegistry(cfg: ServeConfig, opts: StartOptions = {}): 
     if (initialAdmin) bus.emit({ type: 'auth', time: nowIso(), action: 'user.add', user: initialAdmin.name, detail: { role: 'admin', initial: true }, by: 'lanyard' });
     guard = new AccessGuard({ users, settings, bus, realm: cfg.auth.realm, tokenKeyFile: paths.tokenKey });
   }
-  const app = createApp({ store, bus, access: guard ?? undefined, guard: guard ?? undefined });
+  const app = createApp({ store, bus, access: guard ?? undefined, guard: guard ?? undefined, users, settings, initialAdmin: opts.desktop ? initialAdmin : null });
   const server = http.createServer(
     {
       requestTimeout: 0, // a large layer over a slow link may take long; headersTimeout still guards idle sockets

@@ -132,6 +132,33 @@ export interface EventFilter {
 
 export const MAX_EVENTS = 1000;
 
+export type UserRole = 'admin' | 'push' | 'pull';
+/** a role on matching repositories; `none` hides them */
+export type RepoRole = UserRole | 'none';
+
+export interface UserSummary {
+  name: string;
+  role: UserRole;
+  /** repository pattern (e.g. team/*) → role there; the most specific match wins */
+  repos: Record<string, RepoRole>;
+}
+
+/** Who the caller is, as far as the UI needs to know. */
+export interface Session {
+  authEnabled: boolean;
+  /** null: anonymous, or the desktop app's owner over IPC */
+  user: string | null;
+  role: UserRole | null;
+  /** may manage users and settings */
+  isAdmin: boolean;
+  anonymousPull: boolean;
+}
+
+export interface InitialAdmin {
+  name: string;
+  password: string;
+}
+
 // ------------------------------------------------------------------ operations
 
 /**
@@ -144,15 +171,41 @@ export interface LanyardApi {
   listRepositories(): Promise<RepositorySummary[]>;
   listTags(repository: string): Promise<TagSummary[]>;
   getManifest(repository: string, reference: string): Promise<ManifestDetails>;
-  /** newest first; `limit` is clamped to 1..MAX_EVENTS */
+  /** newest first; `limit` is clamped to 1..MAX_EVENTS (admins only when auth is on) */
   recentEvents(limit: number, filter?: EventFilter): Promise<ApiEvent[]>;
+  whoAmI(): Promise<Session>;
+  // user management: admins (or the desktop owner over IPC); setPassword also for oneself
+  listUsers(): Promise<UserSummary[]>;
+  addUser(name: string, password: string, role: UserRole): Promise<UserSummary>;
+  setPassword(name: string, password: string): Promise<null>;
+  setRole(name: string, role: UserRole): Promise<UserSummary>;
+  setRepoRule(name: string, pattern: string, role: RepoRole | null): Promise<UserSummary>;
+  removeUser(name: string): Promise<null>;
+  setAnonymousPull(enabled: boolean): Promise<Session>;
+  /** the first admin's generated password, handed out once, over IPC only */
+  takeInitialAdmin(): Promise<InitialAdmin | null>;
 }
 
 export type OperationName = keyof LanyardApi;
 export type OperationArgs<K extends OperationName> = Parameters<LanyardApi[K]>;
 export type OperationResult<K extends OperationName> = Awaited<ReturnType<LanyardApi[K]>>;
 
-export const OPERATION_NAMES = ['getStatus', 'listRepositories', 'listTags', 'getManifest', 'recentEvents'] as const satisfies readonly OperationName[];
+export const OPERATION_NAMES = [
+  'getStatus',
+  'listRepositories',
+  'listTags',
+  'getManifest',
+  'recentEvents',
+  'whoAmI',
+  'listUsers',
+  'addUser',
+  'setPassword',
+  'setRole',
+  'setRepoRule',
+  'removeUser',
+  'setAnonymousPull',
+  'takeInitialAdmin',
+] as const satisfies readonly OperationName[];
 
 // Compile-time check that OPERATION_NAMES lists every operation.
 type Unlisted = Exclude<OperationName, (typeof OPERATION_NAMES)[number]>;

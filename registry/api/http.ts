@@ -46,7 +46,14 @@ function defaultAuthenticate(deps: AppDeps): NonNullable<ApiHttpOptions['authent
   const access = deps.access;
   if (!access) return anonymous;
   return async (ctx) => {
-    await access.authorize(ctx, null, 'ping');
+    try {
+      await access.authorize(ctx, null, 'ping');
+    } catch (e) {
+      if (!(e instanceof OciError) || e.code !== 'UNAUTHORIZED') throw e;
+      // browsers can answer a Basic challenge (their login dialog), not a Bearer one
+      if (!ctx.get('Authorization') && access.anonymousPull()) return null;
+      throw access.basicChallenge(e.message);
+    }
     return ctx.state.user ?? null;
   };
 }

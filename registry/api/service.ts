@@ -3,7 +3,10 @@
 // checks the untrusted arguments, runs the operation and turns every failure into an error
 // from the registry's one error table.
 import path from 'node:path';
-import type { EventBus, LanyardEvent } from '../events/bus';
+import { nowIso, type AuthEvent, type EventBus, type LanyardEvent } from '../events/bus';
+import { isRole, isRuleRole, roleAllows } from '../auth/roles';
+import { UserError, type UserStore } from '../auth/users';
+import type { SettingsStore } from '../settings';
 import { readRecentEvents } from '../events/log';
 import { OciError, isOciError } from '../oci/errors';
 import { checkName, parseReference } from '../oci/grammar';
@@ -17,6 +20,11 @@ import {
   type ApiResponse,
   type DescriptorSummary,
   type EventFilter,
+  type InitialAdmin,
+  type RepoRole,
+  type Session,
+  type UserRole,
+  type UserSummary,
   type ManifestDetails,
   type OperationArgs,
   type OperationName,
@@ -42,6 +50,13 @@ export interface ApiServiceDeps {
   version?: string;
   /** events kept in memory for recentEvents (seeded from the JSON-lines log) */
   eventBufferSize?: number;
+  /** the user directory and settings; with `access` set, HTTP callers are Lanyard users */
+  users?: UserStore;
+  settings?: SettingsStore;
+  /** present when access control is on (the registry's guard) */
+  access?: unknown;
+  /** the first admin's password when this start created it (handed out once over IPC) */
+  initialAdmin?: InitialAdmin | null;
 }
 
 /** Each operation of the contract, with the caller's context first. */
@@ -70,10 +85,18 @@ export class ApiService implements ServiceOperations {
   }
 
   private readonly bus: EventBus;
+  private readonly users: UserStore | null;
+  private readonly settings: SettingsStore | null;
+  private readonly authEnabled: boolean;
+  private initialAdmin: InitialAdmin | null;
 
   constructor(deps: ApiServiceDeps) {
     this.store = deps.store;
     this.bus = deps.bus;
+    this.users = deps.users ?? null;
+    this.settings = deps.settings ?? null;
+    this.authEnabled = !!deps.access;
+    this.initialAdmin = deps.initialAdmin ?? null;
     this.version = deps.version ?? packageVersion();
     this.capacity = Math.max(MAX_EVENTS, deps.eventBufferSize ?? 2 * MAX_EVENTS);
     // history from earlier runs (and this one so far), then everything new from the bus
@@ -105,8 +128,8 @@ export class ApiService implements ServiceOperations {
     };
   }
 
-  async listRepositories(_call: CallContext): Promise<RepositorySummary[]> {
-    const names = await this.store.listRepositories();
+  async listRepositories(call: CallContext): Promise<RepositorySummary[]> {
+    const names = (await this.store.listRepositories()).filter((r) => this.mayPull(call, r));
     return mapLimit(names, 8, async (name) => ({ name, tagCount: await this.tagCount(name) }));
   }
 
@@ -119,14 +142,14 @@ export class ApiService implements ServiceOperations {
     }
   }
 
-  async listTags(_call: CallContext, repository: string): Promise<TagSummary[]> {
-    const repo = checkName(repository);
+  async listTags(call: CallContext, repository: string): Promise<TagSummary[]> {
+    const repo = this.readable(call, checkName(repository));
     const tags = await this.store.listTags(repo);
     return mapLimit(tags, 16, async (name) => ({ name, digest: (await this.store.resolveTag(repo, name))?.value ?? null }));
   }
 
-  async getManifest(_call: CallContext, repository: string, reference: string): Promise<ManifestDetails> {
-    const repo = checkName(repository);
+  async getManifest(call: CallContext, repository: string, reference: string): Promise<ManifestDetails> {
+    const repo = this.readable(call, checkName(repository));
     const m = await this.store.getManifest(repo, parseReference(reference));
     let doc: unknown = null;
     try {
@@ -158,7 +181,8 @@ export class ApiService implements ServiceOperations {
     };
   }
 
-  async recentEvents(_call: CallContext, limit: number, filter: EventFilter = {}): Promise<ApiEvent[]> {
+  async recentEvents(call: CallContext, limit: number, filter: EventFilter = {}): Promise<ApiEvent[]> {
+    if (this.authEnabled) this.requireAdmin(call);
     const want = Math.min(MAX_EVENTS, Math.max(1, Math.floor(limit)));
     const types = filter.types ? new Set<ApiEventType>(filter.types) : null;
     const out: ApiEvent[] = [];
@@ -169,6 +193,118 @@ export class ApiService implements ServiceOperations {
       out.push(e);
     }
     return out;
+  }
+
+  // ---------------------------------------------------------------- access
+
+  /** The desktop owner over IPC, anyone while auth is off, or a user whose role allows it. */
+  private mayPull(call: CallContext, repo: string): boolean {
+    if (call.transport === 'ipc' || !this.authEnabled || !this.users) return true;
+    if (call.user === null) return this.settings?.current().anonymousPull ?? false;
+    return roleAllows(this.users.roleOn(call.user, repo), 'pull');
+  }
+
+  private readable(call: CallContext, repo: string): string {
+    if (!this.mayPull(call, repo)) throw new OciError('DENIED', `no read access to ${repo}`, { repository: repo });
+    return repo;
+  }
+
+  private isAdmin(call: CallContext): boolean {
+    if (call.transport === 'ipc') return true; // the desktop app's owner
+    if (!this.authEnabled || !this.users || call.user === null) return false;
+    return this.users.get(call.user)?.role === 'admin';
+  }
+
+  private requireAdmin(call: CallContext): void {
+    if (this.isAdmin(call)) return;
+    if (!this.authEnabled && call.transport === 'http') {
+      throw new OciError('DENIED', 'this registry runs without users: manage them with `lanyard users` on the registry machine');
+    }
+    throw new OciError('DENIED', 'only an admin may do this');
+  }
+
+  private userStore(): UserStore {
+    if (!this.users) throw new OciError('UNSUPPORTED', 'user management is not available here');
+    return this.users;
+  }
+
+  private audit(call: CallContext, e: Omit<AuthEvent, 'type' | 'time' | 'by'>): void {
+    this.bus.emit({ type: 'auth', time: nowIso(), by: call.user ?? (call.transport === 'ipc' ? 'desktop' : null), ...e });
+  }
+
+  /** User-directory errors (bad name, last admin, ...) reach the caller as 400s with their message. */
+  private async withUsers<T>(fn: (u: UserStore) => Promise<T> | T): Promise<T> {
+    try {
+      return await fn(this.userStore());
+    } catch (e) {
+      if (e instanceof UserError) throw new OciError('UNSUPPORTED', e.message, undefined, { status: 400 });
+      throw e;
+    }
+  }
+
+  async whoAmI(call: CallContext): Promise<Session> {
+    const info = call.user && this.users ? this.users.get(call.user) : null;
+    return {
+      authEnabled: this.authEnabled,
+      user: info ? info.name : null,
+      role: info ? info.role : null,
+      isAdmin: this.isAdmin(call),
+      anonymousPull: this.settings?.current().anonymousPull ?? false,
+    };
+  }
+
+  async listUsers(call: CallContext): Promise<UserSummary[]> {
+    this.requireAdmin(call);
+    return this.withUsers((u) => u.list());
+  }
+
+  async addUser(call: CallContext, name: string, password: string, role: UserRole): Promise<UserSummary> {
+    this.requireAdmin(call);
+    const info = await this.withUsers((u) => u.add(name, password, role));
+    this.audit(call, { action: 'user.add', user: name, detail: { role } });
+    return info;
+  }
+
+  async setPassword(call: CallContext, name: string, password: string): Promise<null> {
+    if (!(call.transport === 'http' && this.authEnabled && call.user === name)) this.requireAdmin(call);
+    await this.withUsers((u) => u.passwd(name, password));
+    this.audit(call, { action: 'user.passwd', user: name });
+    return null;
+  }
+
+  async setRole(call: CallContext, name: string, role: UserRole): Promise<UserSummary> {
+    this.requireAdmin(call);
+    const info = await this.withUsers((u) => u.setRole(name, role));
+    this.audit(call, { action: 'user.role', user: name, detail: { role } });
+    return info;
+  }
+
+  async setRepoRule(call: CallContext, name: string, pattern: string, role: RepoRole | null): Promise<UserSummary> {
+    this.requireAdmin(call);
+    const info = await this.withUsers((u) => u.setRepoRule(name, pattern, role));
+    this.audit(call, { action: 'user.rule', user: name, detail: { pattern, role } });
+    return info;
+  }
+
+  async removeUser(call: CallContext, name: string): Promise<null> {
+    this.requireAdmin(call);
+    await this.withUsers((u) => u.remove(name));
+    this.audit(call, { action: 'user.remove', user: name });
+    return null;
+  }
+
+  async setAnonymousPull(call: CallContext, enabled: boolean): Promise<Session> {
+    this.requireAdmin(call);
+    if (!this.settings) throw new OciError('UNSUPPORTED', 'settings are not available here');
+    this.settings.update({ anonymousPull: enabled });
+    return this.whoAmI(call);
+  }
+
+  async takeInitialAdmin(call: CallContext): Promise<InitialAdmin | null> {
+    if (call.transport !== 'ipc') throw new OciError('DENIED', 'the initial password is shown only in the desktop app');
+    const a = this.initialAdmin;
+    this.initialAdmin = null;
+    return a;
   }
 }
 
@@ -270,7 +406,29 @@ const ARG_CHECKS: { [K in OperationName]: (args: unknown[]) => OperationArgs<K> 
     const filter = eventFilter('recentEvents', a[1]);
     return filter ? [a[0], filter] : [a[0]];
   },
+  whoAmI: (a) => (arity('whoAmI', a, 0, 0), []),
+  listUsers: (a) => (arity('listUsers', a, 0, 0), []),
+  addUser: (a) => (arity('addUser', a, 3, 3), [str('addUser', a[0], 'name', 64), str('addUser', a[1], 'password', 200), userRole('addUser', a[2])]),
+  setPassword: (a) => (arity('setPassword', a, 2, 2), [str('setPassword', a[0], 'name', 64), str('setPassword', a[1], 'password', 200)]),
+  setRole: (a) => (arity('setRole', a, 2, 2), [str('setRole', a[0], 'name', 64), userRole('setRole', a[1])]),
+  setRepoRule: (a) => {
+    arity('setRepoRule', a, 3, 3);
+    if (a[2] !== null && !isRuleRole(a[2])) throw badArgs('setRepoRule', 'role must be admin, push, pull, none or null');
+    return [str('setRepoRule', a[0], 'name', 64), str('setRepoRule', a[1], 'pattern', 255), a[2] as RepoRole | null];
+  },
+  removeUser: (a) => (arity('removeUser', a, 1, 1), [str('removeUser', a[0], 'name', 64)]),
+  setAnonymousPull: (a) => {
+    arity('setAnonymousPull', a, 1, 1);
+    if (typeof a[0] !== 'boolean') throw badArgs('setAnonymousPull', 'enabled must be a boolean');
+    return [a[0]];
+  },
+  takeInitialAdmin: (a) => (arity('takeInitialAdmin', a, 0, 0), []),
 };
+
+function userRole(op: OperationName, v: unknown): UserRole {
+  if (!isRole(v)) throw badArgs(op, 'role must be admin, push or pull');
+  return v;
+}
 
 export function checkArgs<K extends OperationName>(op: K, args: unknown): OperationArgs<K> {
   if (args === undefined || args === null) args = [];

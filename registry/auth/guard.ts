@@ -144,6 +144,14 @@ export class AccessGuard {
     return user;
   }
 
+  basicChallenge(message = 'authentication required'): OciError {
+    return new OciError('UNAUTHORIZED', message, undefined, { headers: { 'WWW-Authenticate': `Basic realm="${this.realm.replace(/["\\]/g, '')}"` } });
+  }
+
+  anonymousPull(): boolean {
+    return this.settings.current().anonymousPull;
+  }
+
   /** 401 with the challenge clients expect (Basic, or Bearer when anonymous pull is on). */
   challenge(ctx: RegistryContext, repo: string | null, action: AccessAction, message = 'authentication required', error?: string): OciError {
     let header: string;
@@ -153,7 +161,7 @@ export class AccessGuard {
       if (error) parts.push(`error="${error}"`);
       header = `Bearer ${parts.join(',')}`;
     } else {
-      header = `Basic realm="${this.realm.replace(/["\\]/g, '')}"`;
+      return this.basicChallenge(message);
     }
     return new OciError('UNAUTHORIZED', message, undefined, { headers: { 'WWW-Authenticate': header } });
   }
@@ -198,9 +206,7 @@ export class AccessGuard {
     router.get(TOKEN_PATH, async (ctx: RegistryContext) => {
       const id = await this.identify(ctx);
       ctx.state.user = id.user;
-      if (id.user === null && !this.settings.current().anonymousPull) {
-        throw new OciError('UNAUTHORIZED', 'authentication required', undefined, { headers: { 'WWW-Authenticate': `Basic realm="${this.realm.replace(/["\\]/g, '')}"` } });
-      }
+      if (id.user === null && !this.settings.current().anonymousPull) throw this.basicChallenge();
       const token = this.issueToken(id.user);
       ctx.set('Cache-Control', 'no-store');
       ctx.status = 200;

@@ -2,6 +2,8 @@
 import type Koa from 'koa';
 import type { EventBus } from '../events/bus';
 import type { RegistryStore } from '../storage/store';
+import type { UserStore } from '../auth/users';
+import type { SettingsStore } from '../settings';
 
 /** What a request does: registry-wide ping, or an action on a repository (null: the catalog). */
 export type Action = 'pull' | 'push' | 'delete' | 'ping';
@@ -26,6 +28,10 @@ export interface AppDeps {
   maxManifestBytes?: number;
   /** Access control; absent when the registry runs open (loopback without users, --no-auth). */
   access?: AccessControl;
+  users?: UserStore;
+  settings?: SettingsStore;
+  /** the first admin's password when this start created it (the desktop app shows it once) */
+  initialAdmin?: { name: string; password: string } | null;
   /** the token endpoint for Bearer auth (registered when access control is on) */
   guard?: { registerTokenRoute(router: import('@koa/router')<RegistryState>): void };
 }
@@ -35,4 +41,7 @@ export interface AccessControl {
   authorize(ctx: RegistryContext, repo: string | null, action: Action): Promise<void>;
   /** After authorize: whether the caller may read `repo` (filters the catalog). */
   canPull(ctx: RegistryContext, repo: string): boolean;
+  /** A 401 with a Basic challenge (what browsers can answer), for the UI's API. */
+  basicChallenge(message?: string): import('../oci/errors').OciError;
+  anonymousPull(): boolean;
 }

@@ -214,7 +214,22 @@ describe('API service', () => {
 
 describe('API contract', () => {
   it('names one IPC channel and one HTTP path per operation', () => {
-    assert.deepEqual([...OPERATION_NAMES].sort(), ['getManifest', 'getStatus', 'listRepositories', 'listTags', 'recentEvents']);
+    assert.deepEqual([...OPERATION_NAMES].sort(), [
+      'addUser',
+      'getManifest',
+      'getStatus',
+      'listRepositories',
+      'listTags',
+      'listUsers',
+      'recentEvents',
+      'removeUser',
+      'setAnonymousPull',
+      'setPassword',
+      'setRepoRule',
+      'setRole',
+      'takeInitialAdmin',
+      'whoAmI',
+    ]);
     for (const op of OPERATION_NAMES) {
       assert.equal(ipcChannel(op), `lanyard:${op}`);
       assert.equal(httpApiPath(op), `/lanyard/api/${op}`);
