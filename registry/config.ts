@@ -2,6 +2,7 @@
 // variables (so `docker run -e REGISTRY_...` setups carry over), then per-user defaults.
 import os from 'node:os';
 import path from 'node:path';
+import { providedFromEnv, type ProvidedFiles } from './tls/store';
 
 export interface ServeConfig {
   host: string;
@@ -9,6 +10,18 @@ export interface ServeConfig {
   dataDir: string;
   deleteEnabled: boolean;
   auth: AuthConfig;
+  tls: TlsConfig;
+  /** advertise the registry on the LAN with mDNS (bonjour) */
+  mdns: boolean;
+}
+
+export interface TlsConfig {
+  /** on: HTTPS; off: plain HTTP (--insecure-http); auto: HTTPS beyond loopback */
+  mode: 'on' | 'off' | 'auto';
+  /** bring-your-own certificate (REGISTRY_HTTP_TLS_CERTIFICATE / _KEY): nothing is generated */
+  provided: ProvidedFiles | null;
+  /** more names for the certificate (REGISTRY_HTTP_HOST, the bind address) */
+  extraNames: string[];
 }
 
 export interface AuthConfig {
@@ -28,6 +41,9 @@ export interface ServeFlags {
   htpasswd?: string;
   realm?: string;
   anonymousPull?: boolean;
+  /** true: --tls, false: --insecure-http */
+  tls?: boolean;
+  mdns?: boolean;
 }
 
 export const DEFAULT_PORT = 5000;
@@ -81,7 +97,19 @@ export function resolveServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = p
     htpasswd: authPaths(dataDir, flags.htpasswd, env).htpasswd,
   };
   if (flags.anonymousPull !== undefined) auth.anonymousPull = flags.anonymousPull;
-  return { host, port, dataDir, deleteEnabled, auth };
+  const provided = providedFromEnv(env);
+  const tls: TlsConfig = {
+    mode: provided ? 'on' : flags.tls === true ? 'on' : flags.tls === false ? 'off' : 'auto',
+    provided,
+    extraNames: [host, env.REGISTRY_HTTP_HOST ?? ''].filter((n) => n && n !== '0.0.0.0' && n !== '::'),
+  };
+  const mdns = flags.mdns ?? envBool(env.LANYARD_MDNS) ?? true;
+  return { host, port, dataDir, deleteEnabled, auth, tls, mdns };
+}
+
+/** Whether a configuration serves HTTPS. */
+export function tlsEnabled(cfg: Pick<ServeConfig, 'host' | 'tls'>): boolean {
+  return cfg.tls.mode === 'on' || (cfg.tls.mode === 'auto' && !isLoopback(cfg.host));
 }
 
 export function isLoopback(host: string): boolean {

@@ -1,12 +1,14 @@
 // Start and stop a registry: storage, event bus + JSON-lines log, Koa app, HTTP server.
 // Used by `lanyard serve` and by the Electron main process alike.
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { EventBus, nowIso } from './events/bus';
 import { JsonlLog } from './events/log';
 import { createApp } from './http/app';
 import { RegistryStore } from './storage/store';
-import { authPaths, isLoopback, type ServeConfig } from './config';
+import { authPaths, isLoopback, tlsEnabled, type ServeConfig } from './config';
+import { TlsStore, type TlsMaterial, type TlsWatcher } from './tls/store';
 import { AccessGuard } from './auth/guard';
 import { UserStore } from './auth/users';
 import { randomPassword } from './auth/htpasswd';
@@ -24,7 +26,9 @@ export interface RunningRegistry {
   guard: AccessGuard | null;
   /** set once, when this start created the first admin: show it to the user, then forget it */
   initialAdmin: { name: string; password: string } | null;
-  server: http.Server;
+  /** the certificate being served (null: plain HTTP); follows re-issues */
+  tls(): TlsMaterial | null;
+  server: http.Server | https.Server;
   close(): Promise<void>;
 }
 
@@ -55,16 +59,45 @@ export async function startRegistry(cfg: ServeConfig, opts: StartOptions = {}): 
     if (initialAdmin) bus.emit({ type: 'auth', time: nowIso(), action: 'user.add', user: initialAdmin.name, detail: { role: 'admin', initial: true }, by: 'lanyard' });
     guard = new AccessGuard({ users, settings, bus, realm: cfg.auth.realm, tokenKeyFile: paths.tokenKey });
   }
-  const app = createApp({ store, bus, access: guard ?? undefined, guard: guard ?? undefined, users, settings, initialAdmin: opts.desktop ? initialAdmin : null });
-  const server = http.createServer(
-    {
-      requestTimeout: 0, // a large layer over a slow link may take long; headersTimeout still guards idle sockets
-      headersTimeout: 60_000,
-      keepAliveTimeout: 65_000,
-      highWaterMark: 1024 * 1024,
-    },
-    app.callback(),
-  );
+  let material: TlsMaterial | null = null;
+  let tlsStore: TlsStore | null = null;
+  if (tlsEnabled(cfg)) {
+    tlsStore = new TlsStore(cfg.dataDir, { provided: cfg.tls.provided, discover: { extra: cfg.tls.extraNames } });
+    material = await tlsStore.loadOrCreate();
+  }
+  const app = createApp({
+    store,
+    bus,
+    access: guard ?? undefined,
+    guard: guard ?? undefined,
+    users,
+    settings,
+    initialAdmin: opts.desktop ? initialAdmin : null,
+    tls: () => material,
+  });
+  const serverOptions = {
+    requestTimeout: 0, // a large layer over a slow link may take long; headersTimeout still guards idle sockets
+    headersTimeout: 60_000,
+    keepAliveTimeout: 65_000,
+    highWaterMark: 1024 * 1024,
+  };
+  const server = material
+    ? https.createServer({ ...serverOptions, cert: material.cert, key: material.key, minVersion: 'TLSv1.2' }, app.callback())
+    : http.createServer(serverOptions, app.callback());
+  let watcher: TlsWatcher | null = null;
+  if (tlsStore && material) {
+    // new LAN address or a leaf close to expiry: re-issue from the same CA and swap it in
+    // for new connections; open connections keep going
+    watcher = tlsStore.watchAddresses(
+      30_000,
+      (m) => {
+        material = m;
+        (server as https.Server).setSecureContext({ cert: m.cert, key: m.key, minVersion: 'TLSv1.2' });
+        bus.emit({ type: 'server', time: nowIso(), action: 'certificate', detail: { reason: m.reason, sans: [...m.sans.dnsNames, ...m.sans.ips] } });
+      },
+      (err) => process.emitWarning(`lanyard: certificate check failed: ${err instanceof Error ? err.message : err}`),
+    );
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(cfg.port, cfg.host, () => {
@@ -74,7 +107,7 @@ export async function startRegistry(cfg: ServeConfig, opts: StartOptions = {}): 
   });
   const addr = server.address() as AddressInfo;
   const urlHost = addr.family === 'IPv6' || addr.address.includes(':') ? `[${addr.address}]` : addr.address;
-  const url = `http://${urlHost}:${addr.port}`;
+  const url = `${material ? 'https' : 'http'}://${urlHost}:${addr.port}`;
   bus.emit({ type: 'server', time: nowIso(), action: 'start', detail: { url, dataDir: cfg.dataDir, deleteEnabled: cfg.deleteEnabled, auth: guard !== null } });
   let closing: Promise<void> | null = null;
   return {
@@ -87,9 +120,11 @@ export async function startRegistry(cfg: ServeConfig, opts: StartOptions = {}): 
     users,
     guard,
     initialAdmin,
+    tls: () => material,
     server,
     close() {
       closing ??= (async () => {
+        watcher?.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();

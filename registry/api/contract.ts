@@ -94,7 +94,7 @@ export interface ApiRequestEvent {
 export interface ApiServerEvent {
   type: 'server';
   time: string;
-  action: 'start' | 'stop';
+  action: 'start' | 'stop' | 'certificate';
   detail: Record<string, unknown>;
 }
 

@@ -23,6 +23,10 @@ serve options:
   --htpasswd FILE      users file (default <data>/auth/htpasswd; env REGISTRY_AUTH_HTPASSWD_PATH)
   --realm NAME         Basic auth realm (env REGISTRY_AUTH_HTPASSWD_REALM)
   --anonymous-pull     let anyone pull without logging in (settings.json: anonymousPull)
+  --tls                HTTPS even on loopback (default: HTTPS beyond loopback, with
+                       Lanyard's own CA; env REGISTRY_HTTP_TLS_CERTIFICATE/_KEY: your own)
+  --insecure-http      plain HTTP even beyond loopback
+  --no-mdns            do not advertise the registry on the LAN (mDNS)
 `;
 
 function version(): string {
@@ -67,6 +71,9 @@ async function serve(args: string[]): Promise<number> {
       htpasswd: { type: 'string' },
       realm: { type: 'string' },
       'anonymous-pull': { type: 'boolean' },
+      tls: { type: 'boolean' },
+      'insecure-http': { type: 'boolean' },
+      'no-mdns': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -76,6 +83,7 @@ async function serve(args: string[]): Promise<number> {
     return 0;
   }
   if (values.auth && values['no-auth']) throw new Error('--auth and --no-auth contradict each other');
+  if (values.tls && values['insecure-http']) throw new Error('--tls and --insecure-http contradict each other');
   const cfg = resolveServeConfig({
     addr: values.addr,
     data: values.data,
@@ -84,6 +92,8 @@ async function serve(args: string[]): Promise<number> {
     htpasswd: values.htpasswd,
     realm: values.realm,
     anonymousPull: values['anonymous-pull'],
+    tls: values.tls ? true : values['insecure-http'] ? false : undefined,
+    mdns: values['no-mdns'] ? false : undefined,
   });
   const reg = await startRegistry(cfg);
   console.log(`Lanyard ${version()} registry listening on ${reg.url} (data: ${cfg.dataDir}${cfg.deleteEnabled ? ', delete enabled' : ''})`);
@@ -94,6 +104,16 @@ async function serve(args: string[]): Promise<number> {
     console.log('  It is shown only this once and stored only as a bcrypt hash. Change it with');
     console.log(`  lanyard users passwd ${reg.initialAdmin.name} --data ${cfg.dataDir}`);
     console.log('');
+  }
+  const tls = reg.tls();
+  if (tls?.caFingerprint) {
+    console.log(`TLS: certificate from Lanyard's CA (SHA-256 fingerprint ${tls.caFingerprint})`);
+    console.log(`     names: ${[...tls.sans.dnsNames, ...tls.sans.ips].join(', ')}`);
+    console.log(`     trust it here: lanyard trust install --data ${cfg.dataDir}`);
+  } else if (tls) {
+    console.log(`TLS: your certificate ${tls.files.cert}`);
+  } else if (!isLoopback(reg.host)) {
+    console.warn('WARNING: plain HTTP beyond loopback (--insecure-http): credentials and images cross the network unencrypted.');
   }
   if (reg.guard) {
     const anon = reg.settings.current().anonymousPull;

@@ -22,7 +22,7 @@ export interface RequestEvent {
 export interface ServerEvent {
   type: 'server';
   time: string;
-  action: 'start' | 'stop';
+  action: 'start' | 'stop' | 'certificate';
   detail: Record<string, unknown>;
 }
 

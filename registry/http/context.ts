@@ -32,6 +32,8 @@ export interface AppDeps {
   settings?: SettingsStore;
   /** the first admin's password when this start created it (the desktop app shows it once) */
   initialAdmin?: { name: string; password: string } | null;
+  /** the certificate being served (null: plain HTTP) */
+  tls?: () => import('../tls/store').TlsMaterial | null;
   /** the token endpoint for Bearer auth (registered when access control is on) */
   guard?: { registerTokenRoute(router: import('@koa/router')<RegistryState>): void };
 }

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultDataDir, parseAddr, resolveServeConfig, isLoopback } from '../../registry/config';
+import { defaultDataDir, parseAddr, resolveServeConfig, isLoopback, tlsEnabled } from '../../registry/config';
 
 describe('serve configuration', () => {
   it('parses registry:2 address forms', () => {
@@ -15,13 +15,16 @@ describe('serve configuration', () => {
   it('flags win over REGISTRY_* variables, which win over defaults', () => {
     const env = { REGISTRY_HTTP_ADDR: ':6000', REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: '/srv/reg', REGISTRY_STORAGE_DELETE_ENABLED: 'true', HOME: '/home/u' };
     const auto = { mode: 'auto', realm: 'Lanyard Registry', htpasswd: '/srv/reg/auth/htpasswd' };
-    assert.deepEqual(resolveServeConfig({}, env), { host: '0.0.0.0', port: 6000, dataDir: '/srv/reg', deleteEnabled: true, auth: auto });
+    const tls = { mode: 'auto', provided: null, extraNames: [] };
+    assert.deepEqual(resolveServeConfig({}, env), { host: '0.0.0.0', port: 6000, dataDir: '/srv/reg', deleteEnabled: true, auth: auto, tls, mdns: true });
     assert.deepEqual(resolveServeConfig({ addr: '127.0.0.1:7000', data: '/d', deleteEnabled: false }, env), {
       host: '127.0.0.1',
       port: 7000,
       dataDir: '/d',
       deleteEnabled: false,
       auth: { ...auto, htpasswd: '/d/auth/htpasswd' },
+      tls: { ...tls, extraNames: ['127.0.0.1'] },
+      mdns: true,
     });
     const def = resolveServeConfig({}, {});
     assert.equal(def.port, 5000);
@@ -35,6 +38,16 @@ describe('serve configuration', () => {
     assert.equal(resolveServeConfig({ data: '/d', htpasswd: '/x/h' }, env).auth.htpasswd, '/x/h');
     assert.throws(() => resolveServeConfig({}, { REGISTRY_AUTH: 'token' }), /not supported/);
     assert.equal(resolveServeConfig({ data: '/d', anonymousPull: true }, {}).auth.anonymousPull, true);
+  });
+  it('serves HTTPS beyond loopback, HTTP on loopback, unless told otherwise', () => {
+    assert.equal(tlsEnabled(resolveServeConfig({ addr: '0.0.0.0:5000', data: '/d' }, {})), true);
+    assert.equal(tlsEnabled(resolveServeConfig({ addr: '127.0.0.1:5000', data: '/d' }, {})), false);
+    assert.equal(tlsEnabled(resolveServeConfig({ addr: '127.0.0.1:5000', data: '/d', tls: true }, {})), true);
+    assert.equal(tlsEnabled(resolveServeConfig({ addr: '10.1.2.3:5000', data: '/d', tls: false }, {})), false);
+    const byo = resolveServeConfig({ addr: '127.0.0.1:5000', data: '/d' }, { REGISTRY_HTTP_TLS_CERTIFICATE: '/c.pem', REGISTRY_HTTP_TLS_KEY: '/k.pem' });
+    assert.deepEqual(byo.tls.provided, { certFile: '/c.pem', keyFile: '/k.pem' });
+    assert.equal(tlsEnabled(byo), true);
+    assert.deepEqual(resolveServeConfig({ addr: '10.1.2.3:5000', data: '/d' }, { REGISTRY_HTTP_HOST: 'https://reg.example:5000' }).tls.extraNames, ['10.1.2.3', 'https://reg.example:5000']);
   });
   it('uses the per-user data directory of each OS', () => {
     assert.equal(defaultDataDir({ XDG_DATA_HOME: '/x' }, 'linux', '/home/u'), '/x/lanyard');
