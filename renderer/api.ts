@@ -27,6 +27,11 @@ export class ApiError extends Error {
   }
 }
 
+/** An API error with this code (e.g. 'UNAUTHORIZED': not logged in; 'DENIED': not allowed). */
+export function isApiError(e: unknown, code?: string): e is ApiError {
+  return e instanceof ApiError && (code === undefined || e.code === code);
+}
+
 type Call = (op: OperationName, args: readonly unknown[]) => Promise<ApiResponse<unknown>>;
 
 function clientOver(call: Call, transport: ApiClient['transport']): ApiClient {
@@ -42,6 +47,15 @@ function clientOver(call: Call, transport: ApiClient['transport']): ApiClient {
     listTags: (repository) => run('listTags', [repository]),
     getManifest: (repository, reference) => run('getManifest', [repository, reference]),
     recentEvents: (limit, filter) => run('recentEvents', filter ? [limit, filter] : [limit]),
+    whoAmI: () => run('whoAmI', []),
+    listUsers: () => run('listUsers', []),
+    addUser: (name, password, role) => run('addUser', [name, password, role]),
+    setPassword: (name, password) => run('setPassword', [name, password]),
+    setRole: (name, role) => run('setRole', [name, role]),
+    setRepoRule: (name, pattern, role) => run('setRepoRule', [name, pattern, role]),
+    removeUser: (name) => run('removeUser', [name]),
+    setAnonymousPull: (enabled) => run('setAnonymousPull', [enabled]),
+    takeInitialAdmin: () => run('takeInitialAdmin', []),
   };
 }
 

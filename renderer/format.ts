@@ -51,3 +51,42 @@ export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/:\d+$/, '');
   return h === 'localhost' || h === '[::1]' || /^127\./.test(h);
 }
+
+export type AuthTone = 'ok' | 'bad' | 'warn' | 'change';
+
+/** An access-control audit event in words: a short label, a sentence, and how alarming it is. */
+export function describeAuthEvent(e: {
+  action: string;
+  user: string | null;
+  repo?: string;
+  detail?: Record<string, string | number | boolean | null>;
+}): { label: string; text: string; tone: AuthTone } {
+  const who = e.user ?? 'anonymous';
+  const d = e.detail ?? {};
+  switch (e.action) {
+    case 'login.success':
+      return { label: 'Login', text: `${who} logged in`, tone: 'ok' };
+    case 'login.failure':
+      return { label: 'Login failed', text: `Wrong user name or password for ${who}`, tone: 'bad' };
+    case 'lockout':
+      return { label: 'Locked out', text: `Too many failed logins: ${who} has to wait before trying again`, tone: 'bad' };
+    case 'denied':
+      return { label: 'Denied', text: `${who} may not ${typeof d.action === 'string' ? d.action : 'access'}${e.repo ? ` ${e.repo}` : ''}`, tone: 'warn' };
+    case 'user.add':
+      return { label: 'User added', text: `${who} added with role ${d.role ?? '?'}${d.initial ? ' (the first admin)' : ''}`, tone: 'change' };
+    case 'user.remove':
+      return { label: 'User removed', text: `${who} removed`, tone: 'change' };
+    case 'user.role':
+      return { label: 'Role changed', text: `${who} is now ${d.role ?? '?'}`, tone: 'change' };
+    case 'user.passwd':
+      return { label: 'Password', text: `New password for ${who}`, tone: 'change' };
+    case 'user.rule':
+      return {
+        label: 'Rule',
+        text: d.role === null || d.role === undefined ? `${who}: rule ${d.pattern ?? '?'} removed` : `${who}: ${d.pattern ?? '?'} → ${d.role}`,
+        tone: 'change',
+      };
+    default:
+      return { label: e.action, text: who, tone: 'change' };
+  }
+}

@@ -16,6 +16,8 @@ export function useLoad<T>(load: (() => Promise<T>) | null, key: string, interva
   const [tick, setTick] = useState(0);
   const loadRef = useRef(load);
   loadRef.current = load;
+  const errorRef = useRef<Error | undefined>(undefined);
+  errorRef.current = state.error;
 
   useEffect(() => {
     const fn = loadRef.current;
@@ -37,6 +39,8 @@ export function useLoad<T>(load: (() => Promise<T>) | null, key: string, interva
   useEffect(() => {
     if (!intervalMs || !load) return;
     const t = setInterval(() => {
+      // not logged in: polling would only pop the browser's login dialog again and again
+      if ((errorRef.current as { code?: unknown } | undefined)?.code === 'UNAUTHORIZED') return;
       if (document.visibilityState === 'visible') setTick((n) => n + 1);
     }, intervalMs);
     return () => clearInterval(t);
@@ -49,16 +53,18 @@ export function useLoad<T>(load: (() => Promise<T>) | null, key: string, interva
 
 // ------------------------------------------------------------------ hash routes
 
-export type Route = { view: 'repositories'; repo?: string; ref?: string } | { view: 'logs' };
+export type Route = { view: 'repositories'; repo?: string; ref?: string } | { view: 'logs' } | { view: 'users' };
 
 export function parseHash(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(safeDecode);
   if (parts[0] === 'logs') return { view: 'logs' };
+  if (parts[0] === 'users') return { view: 'users' };
   return { view: 'repositories', repo: parts[1], ref: parts[2] };
 }
 
 export function routeHref(r: Route): string {
   if (r.view === 'logs') return '#/logs';
+  if (r.view === 'users') return '#/users';
   let h = '#/repositories';
   if (r.repo) h += '/' + encodeURIComponent(r.repo);
   if (r.repo && r.ref) h += '/' + encodeURIComponent(r.ref);

@@ -3,8 +3,18 @@
 // Runs every compiled test file with node's built-in test runner, one file at a time
 // (integration tests start daemons; two cores do not like them in parallel).
 // Usage: node test/run.js [substring filter...]
+//
+// Order: unit tests, then integration and e2e, then test/final/ in a run of its own once
+// everything else has finished (its checks look at what the other tests left behind).
+// Every `lanyard serve` a test stops copies its JSON-lines logs into one suite-wide folder,
+// LANYARD_SUITE_LOGS (see test/helpers/lanyard.ts); test/final/logs.test.ts checks them for
+// leaked secrets. The folder is a fresh temp dir, removed after a fully green run; set
+// LANYARD_SUITE_LOGS yourself to keep it, or to collect logs over several runs, e.g.
+//   LANYARD_SUITE_LOGS=/tmp/suite-logs node test/run.js auth
+//   LANYARD_SUITE_LOGS=/tmp/suite-logs node test/run.js final
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..', 'dist', 'test');
@@ -17,9 +27,32 @@ const files = [];
     else if (e.name.endsWith('.test.js')) files.push(p);
   }
 })(root);
-// unit tests first, then integration
-files.sort((a, b) => (a.includes('/unit/') ? 0 : 1) - (b.includes('/unit/') ? 0 : 1) || a.localeCompare(b));
+const isFinal = (f) => f.includes(`${path.sep}final${path.sep}`);
+const rank = (f) => (f.includes(`${path.sep}unit${path.sep}`) ? 0 : isFinal(f) ? 2 : 1);
+files.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 const selected = filters.length ? files.filter((f) => filters.some((s) => f.includes(s))) : files;
 if (selected.length === 0) { console.error('no test files found'); process.exit(1); }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...selected], { stdio: 'inherit' });
-process.exit(r.status === null ? 1 : r.status);
+
+const given = process.env.LANYARD_SUITE_LOGS;
+let logsDir;
+if (given) {
+  logsDir = path.resolve(given);
+  fs.mkdirSync(logsDir, { recursive: true });
+} else {
+  logsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lanyard-suite-logs-'));
+}
+const env = { ...process.env, LANYARD_SUITE_LOGS: logsDir };
+
+const runFiles = (list) => {
+  if (list.length === 0) return 0;
+  const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...list], { stdio: 'inherit', env });
+  return r.status === null ? 1 : r.status;
+};
+const main = runFiles(selected.filter((f) => !isFinal(f)));
+const final = runFiles(selected.filter(isFinal)); // runs even when the others failed
+const status = main || final;
+if (!given) {
+  if (status === 0 || fs.readdirSync(logsDir).length === 0) fs.rmSync(logsDir, { recursive: true, force: true });
+  else console.error(`server logs of this run kept in ${logsDir}`);
+}
+process.exit(status);

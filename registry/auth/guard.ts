@@ -20,6 +20,7 @@ import type { UserStore } from './users';
 import type { RegistryContext, RegistryState } from '../http/context';
 
 export const TOKEN_PATH = '/lanyard/token';
+export const LOGIN_PATH = '/lanyard/login';
 export const DEFAULT_REALM = 'Lanyard Registry';
 const CACHE_TTL_MS = 2 * 60_000;
 const TOKEN_TTL_S = 300;
@@ -75,7 +76,8 @@ export class AccessGuard {
         throw this.challenge(ctx, null, action);
       }
       if (action === 'pull' && this.settings.current().anonymousPull) return;
-      throw this.challenge(ctx, repo, action);
+      // an anonymous token asking for more than pull: say so, or Docker retries for a minute
+      throw this.challenge(ctx, repo, action, 'authentication required', id.via === 'bearer' ? 'insufficient_scope' : undefined);
     }
     if (action === 'ping' || repo === null) return; // the catalog is filtered per repository
     const role = this.users.roleOn(id.user, repo);
@@ -125,23 +127,29 @@ export class AccessGuard {
     if (wait > 0) {
       throw new OciError('TOOMANYREQUESTS', 'too many failed logins: try again later', { retryAfterSeconds: wait }, { headers: { 'Retry-After': String(wait) } });
     }
-    // one bcrypt per distinct credential pair at a time (a push opens several connections)
+    // one bcrypt per distinct credential pair at a time (a push opens several connections);
+    // the request that runs it records the outcome, the others share it
     let pending = this.inflight.get(cacheKey);
     if (!pending) {
-      pending = this.users.verify(user, password).finally(() => this.inflight.delete(cacheKey));
+      pending = this.verifyAndRecord(ctx, user, password, cacheKey, keys).finally(() => this.inflight.delete(cacheKey));
       this.inflight.set(cacheKey, pending);
     }
-    const ok = await pending;
+    if (!(await pending)) throw this.challenge(ctx, null, 'ping', 'invalid user name or password');
+    return user;
+  }
+
+  private async verifyAndRecord(ctx: RegistryContext, user: string, password: string, cacheKey: string, keys: string[]): Promise<boolean> {
+    const ok = await this.users.verify(user, password);
     if (!ok) {
       const locked = this.lockout.fail(keys);
       this.audit({ action: 'login.failure', user, addr: ctx.ip });
       if (locked.length) this.audit({ action: 'lockout', user, addr: ctx.ip, detail: { keys: locked.map((k) => k.split(':')[0]).join(',') } });
-      throw this.challenge(ctx, null, 'ping', 'invalid user name or password');
+      return false;
     }
     this.lockout.succeed([`user:${user}`]);
-    if (!(hit && hit.user === user)) this.audit({ action: 'login.success', user, addr: ctx.ip });
-    this.cache.set(cacheKey, { user, expires: now + CACHE_TTL_MS, generation: this.users.refresh() });
-    return user;
+    this.audit({ action: 'login.success', user, addr: ctx.ip });
+    this.cache.set(cacheKey, { user, expires: Date.now() + CACHE_TTL_MS, generation: this.users.refresh() });
+    return true;
   }
 
   basicChallenge(message = 'authentication required'): OciError {
@@ -201,8 +209,19 @@ export class AccessGuard {
     return crypto.createHmac('sha256', this.key).update(payload).digest('base64url');
   }
 
-  /** GET /lanyard/token: the Docker token protocol (Basic credentials in, Bearer token out). */
-  registerTokenRoute(router: Router<RegistryState>): void {
+  /**
+   * GET /lanyard/token: the Docker token protocol (Basic credentials in, Bearer token out).
+   * GET /lanyard/login: asks a browser for credentials (Basic challenge) even when anonymous
+   * pull lets it browse without them, then sends it back to the UI.
+   */
+  registerRoutes(router: Router<RegistryState>): void {
+    router.get(LOGIN_PATH, async (ctx: RegistryContext) => {
+      const id = ctx.get('Authorization').toLowerCase().startsWith('basic ') ? await this.identify(ctx) : { user: null };
+      if (id.user === null) throw this.basicChallenge('log in to use the registry');
+      ctx.state.user = id.user;
+      ctx.set('Cache-Control', 'no-store');
+      ctx.redirect('/');
+    });
     router.get(TOKEN_PATH, async (ctx: RegistryContext) => {
       const id = await this.identify(ctx);
       ctx.state.user = id.user;

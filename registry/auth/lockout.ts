@@ -1,6 +1,7 @@
 // Brute-force lockout: too many failed logins for one user or from one address inside a
 // window locks that key for a while; the lock expires by itself.
 export interface LockoutPolicy {
+  /** failures that lock a user; an address (many users behind one NAT) gets ADDRESS_FACTOR times as many */
   attempts: number;
   windowMs: number;
   lockMs: number;
@@ -8,6 +9,7 @@ export interface LockoutPolicy {
 
 export const DEFAULT_LOCKOUT: LockoutPolicy = { attempts: 10, windowMs: 5 * 60_000, lockMs: 5 * 60_000 };
 const MAX_KEYS = 50_000;
+export const ADDRESS_FACTOR = 5;
 
 export class Lockout {
   private readonly failures = new Map<string, number[]>();
@@ -35,7 +37,7 @@ export class Lockout {
     for (const k of keys) {
       const recent = (this.failures.get(k) ?? []).filter((t) => now - t < windowMs);
       recent.push(now);
-      if (recent.length >= attempts) {
+      if (recent.length >= (k.startsWith('addr:') ? attempts * ADDRESS_FACTOR : attempts)) {
         this.lockedUntil.set(k, now + lockMs);
         this.failures.delete(k);
         locked.push(k);

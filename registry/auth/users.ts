@@ -1,8 +1,8 @@
 // The user directory: htpasswd (names + bcrypt hashes) and roles.json beside it, both
 // re-read when they change on disk. Used by the server (verify, roles), the CLI and the API.
+import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { OciError } from '../oci/errors';
 import { WatchedFile, formatHtpasswd, hashPassword, isValidUserName, parseHtpasswd, verifyPassword } from './htpasswd';
 import { DEFAULT_ROLE, Role, RolesDoc, RuleRole, UserRoles, effectiveRole, isRole, isRuleRole, isValidPattern, parseRoles } from './roles';
 
@@ -86,81 +86,87 @@ export class UserStore {
     return ok && hash !== undefined;
   }
 
-  private admins(): string[] {
-    return this.list().filter((u) => u.role === 'admin').map((u) => u.name);
-  }
-
-  private saveUsers(users: Map<string, string>): void {
-    this.htpasswd.write(formatHtpasswd(users));
-  }
-
-  private saveRoles(doc: RolesDoc): void {
-    this.roles.write(JSON.stringify(doc, null, 2) + '\n');
+  /**
+   * Change the files as one step: hold a lock file (other processes: the CLI, the app),
+   * re-read both files, apply `fn` to copies, write what changed. Nothing awaits inside, so
+   * concurrent calls in this process cannot interleave either.
+   */
+  private mutate<T>(fn: (users: Map<string, string>, roles: RolesDoc) => T): T {
+    return withFileLock(`${this.htpasswdPath}.lock`, () => {
+      this.htpasswd.reload();
+      this.roles.reload();
+      const users = new Map(this.htpasswd.current());
+      const roles = structuredClone(this.roles.current());
+      const usersBefore = formatHtpasswd(users);
+      const rolesBefore = JSON.stringify(roles);
+      const result = fn(users, roles);
+      if (JSON.stringify(roles) !== rolesBefore) this.roles.write(JSON.stringify(roles, null, 2) + '\n');
+      if (formatHtpasswd(users) !== usersBefore) this.htpasswd.write(formatHtpasswd(users));
+      return result;
+    });
   }
 
   async add(name: string, password: string, role: Role = DEFAULT_ROLE): Promise<UserInfo> {
     if (!isValidUserName(name)) throw new UserError(`invalid user name "${name}": letters, digits, '.', '_', '@', '-', up to 64 characters`);
     if (!isRole(role)) throw new UserError(`unknown role "${role}": use admin, push or pull`);
     checkPassword(password);
-    const users = new Map(this.htpasswd.current());
-    if (users.has(name)) throw new UserError(`user "${name}" already exists`);
-    users.set(name, await hashPassword(password));
-    this.setEntry(name, { role });
-    this.saveUsers(users);
+    if (this.exists(name)) throw new UserError(`user "${name}" already exists`);
+    const hash = await hashPassword(password); // slow: before the lock, never inside it
+    this.mutate((users, roles) => {
+      if (users.has(name)) throw new UserError(`user "${name}" already exists`);
+      users.set(name, hash);
+      roles.users[name] = { role };
+    });
     return this.info(name);
   }
 
   async passwd(name: string, password: string): Promise<void> {
     checkPassword(password);
-    const users = new Map(this.htpasswd.current());
-    if (!users.has(name)) throw new UserError(`no user "${name}"`);
-    users.set(name, await hashPassword(password));
-    this.saveUsers(users);
+    if (!this.exists(name)) throw new UserError(`no user "${name}"`);
+    const hash = await hashPassword(password);
+    this.mutate((users) => {
+      if (!users.has(name)) throw new UserError(`no user "${name}"`);
+      users.set(name, hash);
+    });
   }
 
   setRole(name: string, role: Role): UserInfo {
     if (!isRole(role)) throw new UserError(`unknown role "${role}": use admin, push or pull`);
-    if (!this.exists(name)) throw new UserError(`no user "${name}"`);
-    const current = this.info(name);
-    if (current.role === 'admin' && role !== 'admin' && this.admins().length === 1) {
-      throw new UserError(`"${name}" is the last admin: make another user admin first`);
-    }
-    this.setEntry(name, { role, repos: current.repos });
+    this.mutate((users, roles) => {
+      if (!users.has(name)) throw new UserError(`no user "${name}"`);
+      const current = roles.users[name]?.role ?? DEFAULT_ROLE;
+      if (current === 'admin' && role !== 'admin' && adminCount(users, roles) === 1) {
+        throw new UserError(`"${name}" is the last admin: make another user admin first`);
+      }
+      roles.users[name] = { ...(roles.users[name] ?? {}), role };
+    });
     return this.info(name);
   }
 
   /** Give `name` a role on repositories matching `pattern` (null removes the rule). */
   setRepoRule(name: string, pattern: string, role: RuleRole | null): UserInfo {
-    if (!this.exists(name)) throw new UserError(`no user "${name}"`);
     if (!isValidPattern(pattern)) throw new UserError(`invalid repository pattern "${pattern}" (lower-case name, * as wildcard)`);
     if (role !== null && !isRuleRole(role)) throw new UserError(`unknown role "${role}": use push, pull or none`);
-    const current = this.info(name);
-    const repos = { ...current.repos };
-    if (role === null) delete repos[pattern];
-    else repos[pattern] = role;
-    this.setEntry(name, { role: current.role, repos });
+    this.mutate((users, roles) => {
+      if (!users.has(name)) throw new UserError(`no user "${name}"`);
+      const entry: UserRoles = { role: roles.users[name]?.role ?? DEFAULT_ROLE, repos: { ...(roles.users[name]?.repos ?? {}) } };
+      if (role === null) delete entry.repos![pattern];
+      else entry.repos![pattern] = role;
+      if (Object.keys(entry.repos!).length === 0) delete entry.repos;
+      roles.users[name] = entry;
+    });
     return this.info(name);
   }
 
   remove(name: string): void {
-    const users = new Map(this.htpasswd.current());
-    if (!users.has(name)) throw new UserError(`no user "${name}"`);
-    if (this.info(name).role === 'admin' && this.admins().length === 1) {
-      throw new UserError(`"${name}" is the last admin and cannot be removed`);
-    }
-    users.delete(name);
-    this.saveUsers(users);
-    const doc = structuredClone(this.roles.current());
-    if (doc.users[name]) {
-      delete doc.users[name];
-      this.saveRoles(doc);
-    }
-  }
-
-  private setEntry(name: string, e: UserRoles): void {
-    const doc = structuredClone(this.roles.current());
-    doc.users[name] = e.repos && Object.keys(e.repos).length ? { role: e.role, repos: e.repos } : { role: e.role };
-    this.saveRoles(doc);
+    this.mutate((users, roles) => {
+      if (!users.has(name)) throw new UserError(`no user "${name}"`);
+      if ((roles.users[name]?.role ?? DEFAULT_ROLE) === 'admin' && adminCount(users, roles) === 1) {
+        throw new UserError(`"${name}" is the last admin and cannot be removed`);
+      }
+      users.delete(name);
+      delete roles.users[name];
+    });
   }
 
   /** When nobody exists yet: create `admin` with a random password and return it (shown once). */
@@ -172,13 +178,43 @@ export class UserStore {
   }
 }
 
+function adminCount(users: Map<string, string>, roles: RolesDoc): number {
+  let n = 0;
+  for (const name of users.keys()) if (roles.users[name]?.role === 'admin') n++;
+  return n;
+}
+
+const LOCK_STALE_MS = 10_000;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/** Run `fn` holding an exclusive lock file (created with O_EXCL; a stale one is broken). */
+function withFileLock<T>(lockFile: string, fn: () => T): T {
+  fs.mkdirSync(path.dirname(lockFile), { recursive: true, mode: 0o700 });
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      fs.closeSync(fs.openSync(lockFile, 'wx', 0o600));
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      try {
+        if (Date.now() - fs.statSync(lockFile).mtimeMs > LOCK_STALE_MS) fs.rmSync(lockFile, { force: true });
+      } catch {
+        /* released meanwhile */
+      }
+      if (Date.now() > deadline) throw new UserError(`the users file is locked (${lockFile}); try again`);
+      Atomics.wait(sleeper, 0, 0, 10); // a short synchronous pause: the critical sections are tiny
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    fs.rmSync(lockFile, { force: true });
+  }
+}
+
 function checkPassword(pw: string): void {
   if (typeof pw !== 'string' || pw.length < 8) throw new UserError('passwords need at least 8 characters');
   if (pw.length > 72) throw new UserError('bcrypt uses at most 72 characters of a password: choose a shorter one');
   if (/[\r\n]/.test(pw)) throw new UserError('a password cannot contain line breaks');
-}
-
-/** Map a user-management error to the registry's error format for HTTP callers. */
-export function userErrorToOci(e: unknown): unknown {
-  return e instanceof UserError ? new OciError('DENIED', e.message, undefined, { status: 400 }) : e;
 }

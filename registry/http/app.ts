@@ -22,7 +22,7 @@ export function createApp(deps: AppDeps): Koa<RegistryState> {
   registerBlobs(router, deps);
   registerManifests(router, deps);
   registerTags(router, deps);
-  deps.guard?.registerTokenRoute(router); // GET /lanyard/token (Bearer tokens) when auth is on
+  deps.guard?.registerRoutes(router); // GET /lanyard/token (Bearer tokens), /lanyard/login, when auth is on
   registerApi(router, deps); // POST /lanyard/api/<operation>: the UI's typed API over HTTP
 
   app.use(requestEvents(deps.bus));

@@ -35,7 +35,7 @@ export interface AppDeps {
   /** the certificate being served (null: plain HTTP) */
   tls?: () => import('../tls/store').TlsMaterial | null;
   /** the token endpoint for Bearer auth (registered when access control is on) */
-  guard?: { registerTokenRoute(router: import('@koa/router')<RegistryState>): void };
+  guard?: { registerRoutes(router: import('@koa/router')<RegistryState>): void };
 }
 
 export interface AccessControl {

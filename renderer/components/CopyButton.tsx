@@ -19,7 +19,8 @@ async function copyText(text: string): Promise<void> {
   }
 }
 
-export function CopyButton({ text, label = 'Copy' }: { text: string; label?: string }) {
+/** `title` replaces the default tooltip (which shows the text: not wanted for secrets). */
+export function CopyButton({ text, label = 'Copy', title, disabled = false }: { text: string; label?: string; title?: string; disabled?: boolean }) {
   const [state, setState] = useState<'idle' | 'done' | 'failed'>('idle');
   useEffect(() => {
     if (state === 'idle') return;
@@ -30,7 +31,8 @@ export function CopyButton({ text, label = 'Copy' }: { text: string; label?: str
     <button
       type="button"
       className={`copy-btn ${state}`}
-      title={`Copy ${text}`}
+      title={title ?? `Copy ${text}`}
+      disabled={disabled}
       onClick={() => copyText(text).then(() => setState('done'), () => setState('failed'))}
     >
       {state === 'done' ? 'Copied' : state === 'failed' ? 'Failed' : label}

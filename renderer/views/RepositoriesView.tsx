@@ -1,10 +1,10 @@
 import { useMemo, useState } from 'react';
 import type { RegistryStatus, TagSummary } from '../../registry/api/contract';
-import { useApi } from '../api';
+import { isApiError, useApi } from '../api';
 import { CodeLine } from '../components/CopyButton';
 import { ManifestPanel } from '../components/ManifestPanel';
 import { PushHint } from '../components/PushHint';
-import { Empty, ErrorNote, Spinner } from '../components/States';
+import { Empty, ErrorNote, LoginHint, Spinner } from '../components/States';
 import { shortDigest } from '../format';
 import { routeHref, useLoad } from '../hooks';
 
@@ -24,7 +24,11 @@ export function RepositoriesView({ repo, reference, host, status }: { repo?: str
           {repos.data && <span className="count">{repos.data.length}</span>}
         </div>
         <input className="filter" type="search" placeholder="Filter repositories" value={filter} onChange={(e) => setFilter(e.target.value)} aria-label="Filter repositories" />
-        {repos.error && <ErrorNote error={repos.error} what="repositories" />}
+        {isApiError(repos.error, 'UNAUTHORIZED') ? (
+          <p className="muted pad">Log in to see the repositories.</p>
+        ) : (
+          repos.error && <ErrorNote error={repos.error} what="repositories" />
+        )}
         {!repos.data && !repos.error && <Spinner />}
         {repos.data && shown.length === 0 && <p className="muted pad">{repos.data.length === 0 ? 'Nothing pushed yet.' : 'No repository matches.'}</p>}
         <ul className="repo-list">
@@ -44,14 +48,28 @@ export function RepositoriesView({ repo, reference, host, status }: { repo?: str
         {repo ? (
           <RepositoryDetail key={repo} repo={repo} reference={reference} host={host} />
         ) : (
-          <Welcome host={host} status={status} count={repos.data?.length} />
+          <Welcome host={host} status={status} count={repos.data?.length} locked={isApiError(repos.error, 'UNAUTHORIZED')} />
         )}
       </section>
     </div>
   );
 }
 
-function Welcome({ host, status, count }: { host: string; status?: RegistryStatus; count?: number }) {
+function Welcome({ host, status, count, locked = false }: { host: string; status?: RegistryStatus; count?: number; locked?: boolean }) {
+  if (locked) {
+    return (
+      <div className="welcome">
+        <div className="card">
+          <h2>Log in to browse this registry</h2>
+          <p>
+            <LoginHint />
+          </p>
+          <p>Docker needs a login too before it can push or pull:</p>
+          <CodeLine prompt text={`docker login ${host}`} />
+        </div>
+      </div>
+    );
+  }
   return (
     <div className="welcome">
       <div className="card">
