@@ -6,12 +6,14 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import type { ServerResponse } from 'node:http';
 import { OciError } from '../oci/errors';
 import { Digest, DigestAlgorithm, Reference, parseDigest } from '../oci/grammar';
 import { Descriptor, ParsedManifest, impliedMediaType, parseManifest, referrerDescriptor } from '../oci/manifest';
 import { RegistryPaths } from './paths';
 import { byteOrder, isNotFound, listDir, readText, statOrNull, writeAtomic } from './fsutil';
 import { BoundedMap } from './cache';
+import { appendStream, sendFileRange } from './streamio';
 
 export interface StoreOptions {
   deleteEnabled?: boolean;
@@ -95,9 +97,9 @@ export class RegistryStore {
     return st.size;
   }
 
-  /** A read stream over [start, end] (inclusive) of a blob's content. */
-  openBlob(d: Digest, start?: number, end?: number): fs.ReadStream {
-    return fs.createReadStream(this.paths.blobData(d), { start, end, highWaterMark: READ_CHUNK });
+  /** Send bytes [start, end] of a blob as the body of `res` (headers already set). */
+  sendBlob(res: ServerResponse, d: Digest, start: number, end: number): Promise<void> {
+    return sendFileRange(res, this.paths.blobData(d), start, end);
   }
 
   private async linkBlob(repo: string, d: Digest, size: number): Promise<void> {
@@ -482,35 +484,6 @@ export function rangeHeader(size: number): string {
 
 export function uploadLocation(repo: string, id: string): string {
   return `/v2/${repo}/blobs/uploads/${id}`;
-}
-
-/** Stream `body` into `file` at `offset`, feeding `hash` as it goes; returns bytes written. */
-async function appendStream(file: string, offset: number, body: Readable, hash: crypto.Hash | null): Promise<number> {
-  const ws = fs.createWriteStream(file, { flags: 'r+', start: offset, highWaterMark: READ_CHUNK });
-  let written = 0;
-  try {
-    await new Promise<void>((resolve, reject) => ws.once('open', () => resolve()).once('error', reject));
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      hash?.update(chunk);
-      written += chunk.length;
-      if (!ws.write(chunk)) {
-        await new Promise<void>((resolve, reject) => {
-          const onErr = (e: Error) => reject(e);
-          ws.once('error', onErr);
-          ws.once('drain', () => {
-            ws.off('error', onErr);
-            resolve();
-          });
-        });
-      }
-    }
-  } finally {
-    await new Promise<void>((resolve, reject) => {
-      if (ws.destroyed) return resolve();
-      ws.end((err?: Error | null) => (err ? reject(err) : resolve()));
-    });
-  }
-  return written;
 }
 
 async function hashFile(file: string, algorithm: DigestAlgorithm): Promise<string> {

@@ -25,16 +25,27 @@ export function registerBlobs(router: Router<RegistryState>, deps: AppDeps): voi
     if (range === 'unsatisfiable') {
       throw new OciError('RANGE_INVALID', 'requested range not satisfiable', { size }, { headers: { 'Content-Range': `bytes */${size}` } });
     }
-    if (range) {
-      ctx.status = 206;
-      ctx.set('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
-      ctx.length = range.end - range.start + 1;
-      if (ctx.method !== 'HEAD') ctx.body = store.openBlob(d, range.start, range.end);
+    const start = range ? range.start : 0;
+    const end = range ? range.end : size - 1;
+    ctx.status = range ? 206 : 200;
+    if (range) ctx.set('Content-Range', `bytes ${start}-${end}/${size}`);
+    ctx.length = end - start + 1;
+    if (ctx.method === 'HEAD') return;
+    if (size === 0) {
+      ctx.body = '';
       return;
     }
-    ctx.status = 200;
-    ctx.length = size;
-    if (ctx.method !== 'HEAD') ctx.body = size === 0 ? '' : store.openBlob(d);
+    // the body goes out through reused buffers, straight to the socket
+    ctx.respond = false;
+    try {
+      await store.sendBlob(ctx.res, d, start, end);
+    } catch (e) {
+      if (!ctx.res.headersSent) {
+        ctx.respond = true; // nothing sent yet (e.g. the blob vanished): answer with an error
+        throw (e as NodeJS.ErrnoException).code === 'ENOENT' ? new OciError('BLOB_UNKNOWN', undefined, { digest: d.value }) : e;
+      }
+      ctx.res.destroy(e as Error); // headers are out: all we can do is cut the connection
+    }
   });
 
   router.delete(`/v2/${NAME}/blobs/:digest`, async (ctx: RegistryContext) => {

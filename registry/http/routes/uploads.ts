@@ -29,7 +29,7 @@ export function registerUploads(router: Router<RegistryState>, deps: AppDeps): v
   const changed = (ctx: RegistryContext, repo: string, digest: string, action: 'blob.push' | 'blob.mount') =>
     deps.bus.emit({ type: 'registry', time: new Date().toISOString(), action, repo, digest, user: ctx.state.user ?? null });
 
-  router.post(`/v2/${NAME}/blobs/uploads/`, async (ctx: RegistryContext) => {
+  router.post(`/v2/${NAME}/blobs/uploads`, async (ctx: RegistryContext) => {
     const repo = repoParam(ctx);
     await deps.access?.authorize(ctx, repo, 'push');
     const digestParam = single(ctx.query.digest);
