@@ -74,7 +74,9 @@ export async function startRegistry(cfg: ServeConfig, opts: StartOptions = {}): 
     settings,
     initialAdmin: opts.desktop ? initialAdmin : null,
     tls: () => material,
+    port: () => listeningPort,
   });
+  let listeningPort = cfg.port;
   const serverOptions = {
     requestTimeout: 0, // a large layer over a slow link may take long; headersTimeout still guards idle sockets
     headersTimeout: 60_000,
@@ -106,6 +108,7 @@ export async function startRegistry(cfg: ServeConfig, opts: StartOptions = {}): 
     });
   });
   const addr = server.address() as AddressInfo;
+  listeningPort = addr.port;
   const urlHost = addr.family === 'IPv6' || addr.address.includes(':') ? `[${addr.address}]` : addr.address;
   const url = `${material ? 'https' : 'http'}://${urlHost}:${addr.port}`;
   bus.emit({ type: 'server', time: nowIso(), action: 'start', detail: { url, dataDir: cfg.dataDir, deleteEnabled: cfg.deleteEnabled, auth: guard !== null } });

@@ -3,12 +3,15 @@ import { parseArgs } from 'node:util';
 import { isLoopback, resolveServeConfig } from '../config';
 import { startRegistry } from '../server';
 import { usersCommand } from './users';
+import { trustCommand } from '../trust/cli';
+import { renderJoinCommand } from '../trust/join';
 
 const USAGE = `Usage: lanyard <command> [options]
 
 Commands:
   serve     run the registry (headless)
   users     manage users and roles (lanyard users --help)
+  trust     make this machine trust Lanyard's CA (lanyard trust --help)
   help      show this help
   version   print the version
 
@@ -42,6 +45,8 @@ export async function main(argv: string[]): Promise<number> {
       return serve(rest);
     case 'users':
       return usersCommand(rest);
+    case 'trust':
+      return trustCommand(rest);
     case 'version':
     case '--version':
     case '-v':
@@ -110,6 +115,11 @@ async function serve(args: string[]): Promise<number> {
     console.log(`TLS: certificate from Lanyard's CA (SHA-256 fingerprint ${tls.caFingerprint})`);
     console.log(`     names: ${[...tls.sans.dnsNames, ...tls.sans.ips].join(', ')}`);
     console.log(`     trust it here: lanyard trust install --data ${cfg.dataDir}`);
+    const lan = tls.sans.ips.find((ip) => !ip.includes(':') && !ip.startsWith('127.'));
+    if (lan && !isLoopback(reg.host)) {
+      console.log('     on other machines (checks the fingerprint first, then installs with sudo):');
+      console.log(`     ${renderJoinCommand({ addr: `${lan}:${reg.port}`, fingerprint: tls.caFingerprint })}`);
+    }
   } else if (tls) {
     console.log(`TLS: your certificate ${tls.files.cert}`);
   } else if (!isLoopback(reg.host)) {

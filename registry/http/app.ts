@@ -5,6 +5,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import { OciError } from '../oci/errors';
 import { registerApi, serveUi } from '../api/http';
+import { registerTrustRoutes } from '../trust/routes';
 import type { AppDeps, RegistryContext, RegistryState } from './context';
 import { ociErrors, requestEvents } from './middleware';
 import { registerBase } from './routes/base';
@@ -23,6 +24,15 @@ export function createApp(deps: AppDeps): Koa<RegistryState> {
   registerManifests(router, deps);
   registerTags(router, deps);
   deps.guard?.registerRoutes(router); // GET /lanyard/token (Bearer tokens), /lanyard/login, when auth is on
+  const { tls, port } = deps;
+  if (tls && port) {
+    // GET /lanyard/ca.crt and /lanyard/join.sh (no auth): how other machines come to trust us
+    registerTrustRoutes(router, () => {
+      const m = tls();
+      if (!m?.ca || !m.caFingerprintHex) throw new OciError('UNSUPPORTED', 'this registry does not use Lanyard\'s CA', undefined, { status: 404 });
+      return { addresses: [...m.sans.dnsNames, ...m.sans.ips], port: port(), caPem: m.ca, fingerprint: m.caFingerprintHex };
+    });
+  }
   registerApi(router, deps); // POST /lanyard/api/<operation>: the UI's typed API over HTTP
 
   app.use(requestEvents(deps.bus));

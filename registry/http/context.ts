@@ -34,6 +34,8 @@ export interface AppDeps {
   initialAdmin?: { name: string; password: string } | null;
   /** the certificate being served (null: plain HTTP) */
   tls?: () => import('../tls/store').TlsMaterial | null;
+  /** the port the server listens on (known once it listens) */
+  port?: () => number;
   /** the token endpoint for Bearer auth (registered when access control is on) */
   guard?: { registerRoutes(router: import('@koa/router')<RegistryState>): void };
 }
