@@ -9,6 +9,7 @@ import { createApp } from './http/app';
 import { RegistryStore } from './storage/store';
 import { authPaths, isLoopback, tlsEnabled, type ServeConfig } from './config';
 import { TlsStore, type TlsMaterial, type TlsWatcher } from './tls/store';
+import { advertise, type Advertisement } from './net/mdns';
 import { AccessGuard } from './auth/guard';
 import { UserStore } from './auth/users';
 import { randomPassword } from './auth/htpasswd';
@@ -111,7 +112,15 @@ export async function startRegistry(cfg: ServeConfig, opts: StartOptions = {}): 
   listeningPort = addr.port;
   const urlHost = addr.family === 'IPv6' || addr.address.includes(':') ? `[${addr.address}]` : addr.address;
   const url = `${material ? 'https' : 'http'}://${urlHost}:${addr.port}`;
-  bus.emit({ type: 'server', time: nowIso(), action: 'start', detail: { url, dataDir: cfg.dataDir, deleteEnabled: cfg.deleteEnabled, auth: guard !== null } });
+  let mdns: Advertisement | null = null;
+  if (cfg.mdns && !isLoopback(cfg.host)) {
+    try {
+      mdns = advertise({ port: addr.port, tls: material !== null, caFingerprint: material?.caFingerprint });
+    } catch (e) {
+      process.emitWarning(`lanyard: mDNS advertisement failed: ${e instanceof Error ? e.message : e}`);
+    }
+  }
+  bus.emit({ type: 'server', time: nowIso(), action: 'start', detail: { url, dataDir: cfg.dataDir, deleteEnabled: cfg.deleteEnabled, auth: guard !== null, mdns: mdns !== null } });
   let closing: Promise<void> | null = null;
   return {
     url,
@@ -128,6 +137,7 @@ export async function startRegistry(cfg: ServeConfig, opts: StartOptions = {}): 
     close() {
       closing ??= (async () => {
         watcher?.stop();
+        await mdns?.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();

@@ -59,7 +59,7 @@ export async function startLanyard(opts: LanyardOptions = {}): Promise<LanyardSe
   if (opts.deleteEnabled) args.push('--delete-enabled');
   args.push(...(opts.args ?? []));
   const [cmd, ...pre] = opts.wrap?.length ? [...opts.wrap, process.execPath] : [process.execPath];
-  const d = startDaemon(cmd, [...pre, ...args], { env: { ...process.env, ...opts.env } });
+  const d = startDaemon(cmd, [...pre, ...args], { env: { LANYARD_MDNS: '0', ...process.env, ...opts.env } });
   // once per process, after it has exited (whichever of stop/kill9 ran first)
   let collected = false;
   const collect = () => {
