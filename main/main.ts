@@ -9,6 +9,7 @@ import { resolveServeConfig } from '../registry/config';
 import { startRegistry, type RunningRegistry } from '../registry/server';
 import { APP_COLOR, TEMPLATE_COLOR, iconPng } from './icon';
 import { registerIpc } from './ipc';
+import { sudoPromptRunner } from './elevate';
 import { displayUrl } from './security';
 import { createTray } from './tray';
 import { createMainWindow, denyPermissions, hardenContents } from './window';
@@ -68,6 +69,9 @@ async function start(): Promise<void> {
       settings: registry.settings,
       access: registry.guard ?? undefined,
       initialAdmin: registry.initialAdmin,
+      tls: registry.tls,
+      port: () => registry?.port ?? 0,
+      elevatedRunner: sudoPromptRunner,
     }),
     appUrl: pathToFileURL(INDEX_HTML).href,
     registryUrl: () => url,

@@ -27,6 +27,10 @@ const bridge = {
   removeUser: (name) => invoke('lanyard:removeUser', name),
   setAnonymousPull: (enabled) => invoke('lanyard:setAnonymousPull', enabled),
   takeInitialAdmin: () => invoke('lanyard:takeInitialAdmin'),
+  getTls: () => invoke('lanyard:getTls'),
+  trustStatus: () => invoke('lanyard:trustStatus'),
+  installTrust: () => invoke('lanyard:installTrust'),
+  uninstallTrust: () => invoke('lanyard:uninstallTrust'),
 } satisfies LanyardBridge;
 
 contextBridge.exposeInMainWorld('lanyard', Object.freeze(bridge));

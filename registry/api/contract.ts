@@ -154,6 +154,35 @@ export interface Session {
   anonymousPull: boolean;
 }
 
+/** HTTPS and how other machines come to trust it. */
+export interface TlsInfo {
+  https: boolean;
+  /** managed: Lanyard's own CA; provided: REGISTRY_HTTP_TLS_CERTIFICATE */
+  mode: 'managed' | 'provided' | null;
+  /** SHA-256 of the CA, "AB:CD:…" */
+  caFingerprint: string | null;
+  /** names and addresses in the server certificate */
+  names: string[];
+  /** RFC 3339 */
+  notAfter: string | null;
+  /** HOST:PORT addresses other machines can use (IPs first) */
+  addresses: string[];
+  /** the pinned one-line join command for another machine (null without Lanyard's CA) */
+  joinCommand: string | null;
+}
+
+export interface TrustTarget {
+  label: string;
+  /** status: installed | missing | mismatch | unknown; install/uninstall: ok | failed | not-run */
+  state: string;
+  detail: string;
+}
+
+export interface TrustOutcome {
+  ok: boolean;
+  targets: TrustTarget[];
+}
+
 export interface InitialAdmin {
   name: string;
   password: string;
@@ -184,6 +213,12 @@ export interface LanyardApi {
   setAnonymousPull(enabled: boolean): Promise<Session>;
   /** the first admin's generated password, handed out once, over IPC only */
   takeInitialAdmin(): Promise<InitialAdmin | null>;
+  getTls(): Promise<TlsInfo>;
+  /** whether this machine trusts Lanyard's CA, target by target (admins, or the desktop owner) */
+  trustStatus(): Promise<TrustTarget[]>;
+  /** install / remove the CA on this machine: the desktop app only (one elevation prompt) */
+  installTrust(): Promise<TrustOutcome>;
+  uninstallTrust(): Promise<TrustOutcome>;
 }
 
 export type OperationName = keyof LanyardApi;
@@ -205,6 +240,10 @@ export const OPERATION_NAMES = [
   'removeUser',
   'setAnonymousPull',
   'takeInitialAdmin',
+  'getTls',
+  'trustStatus',
+  'installTrust',
+  'uninstallTrust',
 ] as const satisfies readonly OperationName[];
 
 // Compile-time check that OPERATION_NAMES lists every operation.

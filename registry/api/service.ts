@@ -7,6 +7,11 @@ import { nowIso, type AuthEvent, type EventBus, type LanyardEvent } from '../eve
 import { isRole, isRuleRole, roleAllows } from '../auth/roles';
 import { UserError, type UserStore } from '../auth/users';
 import type { SettingsStore } from '../settings';
+import type { TlsMaterial } from '../tls/store';
+import { caPemPath, detectTrustInputs, registryAddresses } from '../trust/detect';
+import { installTrust, uninstallTrust, type ElevatedRunner, type RunResult } from '../trust/run';
+import { trustStatus } from '../trust/status';
+import { renderJoinCommand } from '../trust/join';
 import { readRecentEvents } from '../events/log';
 import { OciError, isOciError } from '../oci/errors';
 import { checkName, parseReference } from '../oci/grammar';
@@ -21,6 +26,9 @@ import {
   type DescriptorSummary,
   type EventFilter,
   type InitialAdmin,
+  type TlsInfo,
+  type TrustOutcome,
+  type TrustTarget,
   type RepoRole,
   type Session,
   type UserRole,
@@ -57,6 +65,11 @@ export interface ApiServiceDeps {
   access?: unknown;
   /** the first admin's password when this start created it (handed out once over IPC) */
   initialAdmin?: InitialAdmin | null;
+  /** the certificate being served, and the port */
+  tls?: () => TlsMaterial | null;
+  port?: () => number;
+  /** how the desktop app elevates (sudo-prompt); absent: directly when root, else refused */
+  elevatedRunner?: ElevatedRunner;
 }
 
 /** Each operation of the contract, with the caller's context first. */
@@ -81,6 +94,7 @@ export class ApiService implements ServiceOperations {
       s = new ApiService(deps);
       shared.set(deps.store, s);
     }
+    if (deps.elevatedRunner) s.elevatedRunner = deps.elevatedRunner; // the desktop app brings its own
     return s;
   }
 
@@ -89,6 +103,9 @@ export class ApiService implements ServiceOperations {
   private readonly settings: SettingsStore | null;
   private readonly authEnabled: boolean;
   private initialAdmin: InitialAdmin | null;
+  private readonly tls: () => TlsMaterial | null;
+  private readonly port: () => number;
+  elevatedRunner: ElevatedRunner | undefined;
 
   constructor(deps: ApiServiceDeps) {
     this.store = deps.store;
@@ -97,6 +114,9 @@ export class ApiService implements ServiceOperations {
     this.settings = deps.settings ?? null;
     this.authEnabled = !!deps.access;
     this.initialAdmin = deps.initialAdmin ?? null;
+    this.tls = deps.tls ?? (() => null);
+    this.port = deps.port ?? (() => 0);
+    this.elevatedRunner = deps.elevatedRunner;
     this.version = deps.version ?? packageVersion();
     this.capacity = Math.max(MAX_EVENTS, deps.eventBufferSize ?? 2 * MAX_EVENTS);
     // history from earlier runs (and this one so far), then everything new from the bus
@@ -300,6 +320,48 @@ export class ApiService implements ServiceOperations {
     return this.whoAmI(call);
   }
 
+  async getTls(_call: CallContext): Promise<TlsInfo> {
+    const m = this.tls();
+    const port = this.port();
+    const ips = m ? m.sans.ips.filter((ip) => !ip.startsWith('127.') && ip !== '::1') : [];
+    const names = m ? m.sans.dnsNames.filter((n) => n !== 'localhost') : [];
+    const addresses = [...ips.filter((ip) => !ip.includes(':')), ...names, ...ips.filter((ip) => ip.includes(':')).map((ip) => `[${ip}]`)].map((h) => `${h}:${port}`);
+    return {
+      https: m !== null,
+      mode: m?.mode ?? null,
+      caFingerprint: m?.caFingerprint ?? null,
+      names: m ? [...m.sans.dnsNames, ...m.sans.ips] : [],
+      notAfter: m ? m.notAfter.toISOString() : null,
+      addresses,
+      joinCommand: m?.caFingerprint && addresses.length ? renderJoinCommand({ addr: addresses[0], fingerprint: m.caFingerprint }) : null,
+    };
+  }
+
+  private async trustInputs() {
+    const m = this.tls();
+    if (!m?.ca) throw new OciError('UNSUPPORTED', 'this registry does not serve a certificate from Lanyard\'s CA (it runs plain HTTP, or with your own certificate)', undefined, { status: 409 });
+    return detectTrustInputs({ caPem: caPemPath(this.store.paths.dataDir), addresses: registryAddresses('0.0.0.0', this.port()) });
+  }
+
+  async trustStatus(call: CallContext): Promise<TrustTarget[]> {
+    this.requireAdmin(call);
+    const m = this.tls();
+    const url = m ? `https://localhost:${this.port()}` : undefined;
+    const list = await trustStatus(await this.trustInputs(), { url });
+    return list.map((t) => ({ label: t.label, state: t.state, detail: t.detail }));
+  }
+
+  async installTrust(call: CallContext): Promise<TrustOutcome> {
+    if (call.transport !== 'ipc') throw new OciError('DENIED', 'trust is installed from the desktop app or `lanyard trust install` on this machine');
+    return outcome(await installTrust(await this.trustInputs(), { dataDir: this.store.paths.dataDir, runner: this.elevatedRunner }));
+  }
+
+  async uninstallTrust(call: CallContext): Promise<TrustOutcome> {
+    if (call.transport !== 'ipc') throw new OciError('DENIED', 'trust is removed from the desktop app or `lanyard trust uninstall` on this machine');
+    const results = await uninstallTrust({ dataDir: this.store.paths.dataDir, runner: this.elevatedRunner });
+    return { ok: results.every((r) => r.ok), targets: results.flatMap((r) => outcome(r).targets) };
+  }
+
   async takeInitialAdmin(call: CallContext): Promise<InitialAdmin | null> {
     if (call.transport !== 'ipc') throw new OciError('DENIED', 'the initial password is shown only in the desktop app');
     const a = this.initialAdmin;
@@ -423,7 +485,17 @@ const ARG_CHECKS: { [K in OperationName]: (args: unknown[]) => OperationArgs<K> 
     return [a[0]];
   },
   takeInitialAdmin: (a) => (arity('takeInitialAdmin', a, 0, 0), []),
+  getTls: (a) => (arity('getTls', a, 0, 0), []),
+  trustStatus: (a) => (arity('trustStatus', a, 0, 0), []),
+  installTrust: (a) => (arity('installTrust', a, 0, 0), []),
+  uninstallTrust: (a) => (arity('uninstallTrust', a, 0, 0), []),
 };
+
+function outcome(r: RunResult): TrustOutcome {
+  const targets = r.targets.map((t) => ({ label: t.label, state: t.state, detail: t.reason ?? '' }));
+  if (r.elevation) targets.push({ label: 'administrator rights', state: 'not-run', detail: 'needs administrator rights: run `lanyard trust install` in a terminal' });
+  return { ok: r.ok, targets };
+}
 
 function userRole(op: OperationName, v: unknown): UserRole {
   if (!isRole(v)) throw badArgs(op, 'role must be admin, push or pull');

@@ -112,7 +112,7 @@ export function createCA(opts: CreateCaOptions = {}): CertKeyPem {
     { name: 'subjectKeyIdentifier' },
   ]);
   cert.sign(privateKey, forge.md.sha256.create());
-  return { certPem: forge.pki.certificateToPem(cert), keyPem };
+  return { certPem: lf(forge.pki.certificateToPem(cert)), keyPem: lf(keyPem) };
 }
 
 function defaultCommonName(): string {
@@ -168,7 +168,7 @@ export function issueLeaf(ca: CertKeyPem, addresses: AddressSet, now: Date = new
     { name: 'authorityKeyIdentifier', keyIdentifier: caKeyId },
   ]);
   cert.sign(caKey as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
-  return { certPem: forge.pki.certificateToPem(cert), keyPem };
+  return { certPem: lf(forge.pki.certificateToPem(cert)), keyPem: lf(keyPem) };
 }
 
 /** The CA's subjectKeyIdentifier bytes (binary string), computed the same way when it has none. */
@@ -273,4 +273,9 @@ export function isIssuedBy(certPem: string, caPem: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** PEM with plain LF line ends (node-forge writes CRLF, which shell tools choke on). */
+function lf(pem: string): string {
+  return pem.replace(/\r\n/g, '\n');
 }

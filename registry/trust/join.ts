@@ -78,7 +78,7 @@ export function renderJoinCommand(opts: JoinCommandOptions): string {
     'd=$(mktemp -d)',
     'trap "rm -rf \\"$d\\"" EXIT',
     `curl -fsSk ${base}/ca.crt -o "$d/download" || { echo "Lanyard: cannot download ${base}/ca.crt" >&2; exit 1; }`,
-    'sed "/^-----/d" "$d/download" | base64 -d > "$d/ca.der" 2>/dev/null || true',
+    'sed "/^-----/d; s/\\r$//" "$d/download" | base64 -d > "$d/ca.der" 2>/dev/null || true',
     'fp=$({ sha256sum 2>/dev/null || shasum -a 256; } < "$d/ca.der" | cut -c1-64)',
     `if [ "$fp" != ${fp} ]; then echo "Lanyard: CA fingerprint mismatch: expected ${fp}, got $fp. This is not the registry you were given the command for. Nothing was installed." >&2; exit 1; fi`,
     '{ echo "-----BEGIN CERTIFICATE-----"; base64 < "$d/ca.der"; echo "-----END CERTIFICATE-----"; } > "$d/ca.crt"',

@@ -294,6 +294,18 @@ const OS_STORES: Record<DistroFamily, OsStoreSpec> = {
   },
 };
 
+/**
+ * `update-ca-certificates --fresh` rebuilds the bundle but does not tell its hooks (e.g.
+ * ca-certificates-java's keystore) that a local CA went away; tell them the way the tool
+ * itself does: a "-<pem>" line on each hook's standard input.
+ */
+export function debianHooksRemoval(name: string): { argv: string[]; description: string } {
+  return {
+    argv: ['sh', '-c', 'for h in /etc/ca-certificates/update.d/*; do [ -x "$h" ] || continue; printf "%s\\n" "-/etc/ssl/certs/$1.pem" | "$h" >/dev/null; done; true', 'lanyard-ca-hooks', name],
+    description: "Tell the CA hooks (e.g. Java's keystore) that the Lanyard CA is gone",
+  };
+}
+
 export function osStoreSpec(family: DistroFamily): OsStoreSpec {
   return OS_STORES[family];
 }
@@ -413,7 +425,9 @@ export function buildInstallPlan(inputs: TrustInputs): TrustPlan {
       const t = b.target('os-store', 'os-store', spec.label);
       b.mkdir(t, spec.dir);
       b.copyCa(t, b.sys(path.posix.join(spec.dir, name + spec.ext)));
-      b.run(t, spec.refresh, 'Rebuild the system CA bundle', [{ argv: spec.refreshAfterRemove, description: 'Rebuild the system CA bundle without the Lanyard CA' }], true);
+      const undo = [{ argv: spec.refreshAfterRemove, description: 'Rebuild the system CA bundle without the Lanyard CA' }];
+      if (family === 'debian') undo.push(debianHooksRemoval(name));
+      b.run(t, spec.refresh, 'Rebuild the system CA bundle', undo, true);
     } else {
       const id = inputs.distro?.id ?? 'unknown';
       b.notes.push(`Unknown Linux distribution (ID=${id}): the system trust store is left alone. Add ${inputs.caPem} to it by hand if programs other than the container tools must trust the registry.`);

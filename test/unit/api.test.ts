@@ -218,6 +218,8 @@ describe('API contract', () => {
       'addUser',
       'getManifest',
       'getStatus',
+      'getTls',
+      'installTrust',
       'listRepositories',
       'listTags',
       'listUsers',
@@ -228,6 +230,8 @@ describe('API contract', () => {
       'setRepoRule',
       'setRole',
       'takeInitialAdmin',
+      'trustStatus',
+      'uninstallTrust',
       'whoAmI',
     ]);
     for (const op of OPERATION_NAMES) {

@@ -36,6 +36,7 @@ import {
   parseOsRelease,
   registryAddresses,
 } from '../../registry/trust/detect';
+import { debianHooksRemoval } from '../../registry/trust/plan';
 import { finishInstall, installTrust, uninstallTrust, type ElevatedRunner, type RunOptions } from '../../registry/trust/run';
 import { readInstalled, recordPath } from '../../registry/trust/record';
 import { checkHandshake, trustStatus } from '../../registry/trust/status';
@@ -175,10 +176,12 @@ describe('trust plans', () => {
     it(`puts the CA into the ${id} trust store`, () => {
       const plan = buildInstallPlan(baseInputs({ distro: { id, idLike: like } }));
       const dest = `${dir}/${caName}${ext}`;
+      // Debian's hooks (Java's keystore) only hear of a removed local CA when told directly
+      const hooks = dir === '/usr/local/share/ca-certificates' ? [debianHooksRemoval(caName).argv] : [];
       assert.deepEqual(steps(plan, 'os-store').map(shape), [
         ['mkdir', dir],
         ['copy', CA_TOKEN, dest, '0644'],
-        ['run', refresh, [refreshAfter]],
+        ['run', refresh, [refreshAfter, ...hooks]],
       ]);
       const mk = steps(plan, 'os-store')[0];
       assert.equal(mk.kind, 'mkdir');
@@ -188,6 +191,7 @@ describe('trust plans', () => {
         ['remove', dest, 'ca'],
         ['restore', `${dest}.lanyard-backup`, dest],
         ['run', refreshAfter, []],
+        ...hooks.map((h) => ['run', h, []]),
       ]);
     });
   }
@@ -558,7 +562,7 @@ describe('trust install and uninstall (fake root)', () => {
     assert.deepEqual(files.get(`etc/containerd/certs.d/${ADDR_B}/hosts.toml`)?.expect, { text: fs.readFileSync(R(`etc/containerd/certs.d/${ADDR_B}/hosts.toml`), 'utf8') });
     assert.equal(files.size, 9); // OS store 1, Docker 2, podman 2, containerd 2 × (ca.crt + hosts.toml)
     const osStore = rec[0].targets.find((t) => t.id === 'os-store')!;
-    assert.deepEqual(osStore.undo.map((u) => u.argv), [['update-ca-certificates', '--fresh']]);
+    assert.deepEqual(osStore.undo.map((u) => u.argv), [['update-ca-certificates', '--fresh'], debianHooksRemoval(caName).argv]);
     if (f.nssdb) assert.deepEqual(rec[0].targets.find((t) => t.kind === 'nss')?.undo.map((u) => u.argv), [['certutil', '-D', '-d', `sql:${f.nssdb}`, '-n', caName]]);
 
     // status: everything installed (the stub rebuilt the fake bundle with our CA)
@@ -621,7 +625,7 @@ describe('trust install and uninstall (fake root)', () => {
     const paths = rec.targets.flatMap((t) => t.files.map((x) => x.path));
     assert.ok(paths.includes(R(`usr/local/share/ca-certificates/${caName}.crt`)), 'the copied file is recorded even though the refresh failed');
     assert.ok(!paths.some((p) => p.startsWith(R(`etc/containers/certs.d/${ADDR_B}`))));
-    assert.deepEqual(rec.targets.find((t) => t.id === 'os-store')!.undo.map((u) => u.argv), [['update-ca-certificates', '--fresh']]);
+    assert.deepEqual(rec.targets.find((t) => t.id === 'os-store')!.undo.map((u) => u.argv), [['update-ca-certificates', '--fresh'], debianHooksRemoval(caName).argv]);
 
     // someone edits a file Lanyard wrote: uninstall keeps it (and so its folder)
     fs.writeFileSync(R(`etc/containerd/certs.d/${ADDR_A}/hosts.toml`), 'server = "https://elsewhere"\n');
@@ -721,14 +725,14 @@ describe('trust install and uninstall (fake root)', () => {
       updatedAt: '',
       dirs: ['/etc/docker/certs.d/a:1', '/usr/local/share/ca-certificates'],
       targets: [
-        { id: 'os-store', kind: 'os-store', label: 'OS', elevated: true, files: [{ path: '/usr/local/share/ca-certificates/x.crt', how: 'created', expect: { ca: true } }], undo: [{ argv: ['update-ca-certificates', '--fresh'], description: 'refresh' }] },
+        { id: 'os-store', kind: 'os-store', label: 'OS', elevated: true, files: [{ path: '/usr/local/share/ca-certificates/x.crt', how: 'created', expect: { ca: true } }], undo: [{ argv: ['update-ca-certificates'], description: 'refresh' }] },
         { id: 'podman:b:1', kind: 'podman', label: 'P', elevated: true, files: [{ path: '/etc/containers/certs.d/b:1/ca.crt', how: 'adopted', expect: { ca: true }, sole: true, backup: '/etc/containers/certs.d/b:1/ca.crt.lanyard-backup' }], undo: [] },
       ],
     }, { stageDir: '/tmp/s' });
     assert.equal(plan.stage.src, '/d/trust/lanyard-0011223344556677.pem');
     assert.deepEqual(plan.targets.map((t) => [t.id, t.steps.map(shape)]), [
       ['podman:b:1', [['remove', '/etc/containers/certs.d/b:1/ca.crt', 'ca'], ['restore', '/etc/containers/certs.d/b:1/ca.crt.lanyard-backup', '/etc/containers/certs.d/b:1/ca.crt']]],
-      ['os-store', [['remove', '/usr/local/share/ca-certificates/x.crt', 'ca'], ['run', ['update-ca-certificates', '--fresh'], []]]],
+      ['os-store', [['remove', '/usr/local/share/ca-certificates/x.crt', 'ca'], ['run', ['update-ca-certificates'], []]]],
       ['cleanup', [['rmdir', '/usr/local/share/ca-certificates'], ['rmdir', '/etc/docker/certs.d/a:1'], ['rmdir', '/etc/containers/certs.d/b:1']]],
     ]);
     assertShellSyntax(renderShellScript(plan)!, 'record uninstall');
