@@ -37,11 +37,21 @@ export class Ingest {
   private readonly pool: ArrayBuffer[] = [];
   /** bumps when a worker is replaced: hashes kept by the old one are gone */
   epoch = 0;
+  private busyCount = 0;
+
+  /** Keep the process alive while the worker owes us an answer, and only then. */
+  private async busy<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.busyCount++ === 0) this.worker?.ref();
+    try {
+      return await fn();
+    } finally {
+      if (--this.busyCount === 0) this.worker?.unref();
+    }
+  }
 
   private get(): Worker {
     if (this.worker) return this.worker;
     const w = new Worker(path.join(__dirname, 'ingest-worker.js'));
-    w.unref();
     w.on('message', (m: FromWorker) => this.handlers.get(m.id)?.(m));
     const fail = (err: Error) => {
       if (this.worker !== w) return;
@@ -53,6 +63,7 @@ export class Ingest {
     };
     w.on('error', fail);
     w.on('exit', (code) => fail(new Error(`exited with code ${code}`)));
+    if (this.busyCount === 0) w.unref(); // idle workers do not keep the process alive (see busy())
     this.worker = w;
     return w;
   }
@@ -62,7 +73,12 @@ export class Ingest {
    * `key`, 'continue' extends it, 'none' drops it. Resolves once every byte is on disk;
    * rejects with the body's error (client gone) after what arrived has been written.
    */
-  async append(key: string, file: string, offset: number, body: Readable, hash: 'reset' | 'continue' | 'none'): Promise<AppendResult> {
+  append(key: string, file: string, offset: number, body: Readable, hash: 'reset' | 'continue' | 'none'): Promise<AppendResult> {
+    this.get();
+    return this.busy(() => this.appendBusy(key, file, offset, body, hash));
+  }
+
+  private async appendBusy(key: string, file: string, offset: number, body: Readable, hash: 'reset' | 'continue' | 'none'): Promise<AppendResult> {
     const w = this.get();
     const id = this.nextId++;
     let inFlight = 0;
@@ -149,14 +165,14 @@ export class Ingest {
   private ask(msg: (id: number) => ToWorker): Promise<string | null> {
     const w = this.get();
     const id = this.nextId++;
-    return new Promise((resolve, reject) => {
+    return this.busy(() => new Promise((resolve, reject) => {
       this.handlers.set(id, (m) => {
         this.handlers.delete(id);
         if (m.t === 'digest') resolve(m.hex);
         else reject(new Error(m.t === 'ended' && m.error ? m.error : 'ingest worker failed'));
       });
       w.postMessage(msg(id));
-    });
+    }));
   }
 
   async close(): Promise<void> {
