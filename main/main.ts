@@ -71,6 +71,7 @@ async function start(): Promise<void> {
       initialAdmin: registry.initialAdmin,
       tls: registry.tls,
       port: () => registry?.port ?? 0,
+      bindHost: cfg.host,
       elevatedRunner: sudoPromptRunner,
     }),
     appUrl: pathToFileURL(INDEX_HTML).href,

@@ -76,6 +76,7 @@ export async function startRegistry(cfg: ServeConfig, opts: StartOptions = {}): 
     initialAdmin: opts.desktop ? initialAdmin : null,
     tls: () => material,
     port: () => listeningPort,
+    bindHost: cfg.host,
   });
   let listeningPort = cfg.port;
   const serverOptions = {

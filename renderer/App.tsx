@@ -11,6 +11,7 @@ import { formatUptime } from './format';
 import { routeHref, useLoad, useRoute } from './hooks';
 import { LogsView } from './views/LogsView';
 import { RepositoriesView } from './views/RepositoriesView';
+import { ShareView } from './views/ShareView';
 import { UsersView } from './views/UsersView';
 
 // takeInitialAdmin answers once per registry start: share the one call between StrictMode's
@@ -93,6 +94,9 @@ export function App() {
         <a href={routeHref({ view: 'repositories' })} className={route.view === 'repositories' ? 'active' : undefined}>
           Repositories
         </a>
+        <a href={routeHref({ view: 'share' })} className={route.view === 'share' ? 'active' : undefined}>
+          Share
+        </a>
         <a href={routeHref({ view: 'logs' })} className={route.view === 'logs' ? 'active' : undefined}>
           Logs
         </a>
@@ -105,7 +109,9 @@ export function App() {
         <PushHint compact host={host} />
       </nav>
       <main className="main">
-        {route.view === 'logs' ? (
+        {route.view === 'share' ? (
+          <ShareView session={session.data} status={s} />
+        ) : route.view === 'logs' ? (
           <LogsView />
         ) : route.view === 'users' ? (
           session.data?.isAdmin ? (

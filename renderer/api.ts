@@ -56,6 +56,10 @@ function clientOver(call: Call, transport: ApiClient['transport']): ApiClient {
     removeUser: (name) => run('removeUser', [name]),
     setAnonymousPull: (enabled) => run('setAnonymousPull', [enabled]),
     takeInitialAdmin: () => run('takeInitialAdmin', []),
+    getTls: () => run('getTls', []),
+    trustStatus: () => run('trustStatus', []),
+    installTrust: () => run('installTrust', []),
+    uninstallTrust: () => run('uninstallTrust', []),
   };
 }
 

@@ -51,18 +51,40 @@ export function useLoad<T>(load: (() => Promise<T>) | null, key: string, interva
   return { data: current ? state.data : undefined, error: current ? state.error : undefined, loading: !current || state.loading, reload };
 }
 
+/** One async action at a time, with its error kept for showing inline. */
+export function useAction() {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<Error | null>(null);
+  async function run(fn: () => Promise<unknown>): Promise<boolean> {
+    setBusy(true);
+    setError(null);
+    try {
+      await fn();
+      return true;
+    } catch (e) {
+      setError(e instanceof Error ? e : new Error(String(e)));
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  }
+  return { busy, error, run, clear: () => setError(null) };
+}
+
 // ------------------------------------------------------------------ hash routes
 
-export type Route = { view: 'repositories'; repo?: string; ref?: string } | { view: 'logs' } | { view: 'users' };
+export type Route = { view: 'repositories'; repo?: string; ref?: string } | { view: 'share' } | { view: 'logs' } | { view: 'users' };
 
 export function parseHash(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(safeDecode);
+  if (parts[0] === 'share') return { view: 'share' };
   if (parts[0] === 'logs') return { view: 'logs' };
   if (parts[0] === 'users') return { view: 'users' };
   return { view: 'repositories', repo: parts[1], ref: parts[2] };
 }
 
 export function routeHref(r: Route): string {
+  if (r.view === 'share') return '#/share';
   if (r.view === 'logs') return '#/logs';
   if (r.view === 'users') return '#/users';
   let h = '#/repositories';

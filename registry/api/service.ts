@@ -12,6 +12,7 @@ import { caPemPath, detectTrustInputs, registryAddresses } from '../trust/detect
 import { installTrust, uninstallTrust, type ElevatedRunner, type RunResult } from '../trust/run';
 import { trustStatus } from '../trust/status';
 import { renderJoinCommand } from '../trust/join';
+import { isLoopback } from '../config';
 import { readRecentEvents } from '../events/log';
 import { OciError, isOciError } from '../oci/errors';
 import { checkName, parseReference } from '../oci/grammar';
@@ -65,9 +66,10 @@ export interface ApiServiceDeps {
   access?: unknown;
   /** the first admin's password when this start created it (handed out once over IPC) */
   initialAdmin?: InitialAdmin | null;
-  /** the certificate being served, and the port */
+  /** the certificate being served, the port, and the address it listens on */
   tls?: () => TlsMaterial | null;
   port?: () => number;
+  bindHost?: string;
   /** how the desktop app elevates (sudo-prompt); absent: directly when root, else refused */
   elevatedRunner?: ElevatedRunner;
 }
@@ -105,6 +107,7 @@ export class ApiService implements ServiceOperations {
   private initialAdmin: InitialAdmin | null;
   private readonly tls: () => TlsMaterial | null;
   private readonly port: () => number;
+  private readonly loopbackOnly: boolean;
   elevatedRunner: ElevatedRunner | undefined;
 
   constructor(deps: ApiServiceDeps) {
@@ -116,6 +119,7 @@ export class ApiService implements ServiceOperations {
     this.initialAdmin = deps.initialAdmin ?? null;
     this.tls = deps.tls ?? (() => null);
     this.port = deps.port ?? (() => 0);
+    this.loopbackOnly = deps.bindHost !== undefined && isLoopback(deps.bindHost);
     this.elevatedRunner = deps.elevatedRunner;
     this.version = deps.version ?? packageVersion();
     this.capacity = Math.max(MAX_EVENTS, deps.eventBufferSize ?? 2 * MAX_EVENTS);
@@ -325,7 +329,10 @@ export class ApiService implements ServiceOperations {
     const port = this.port();
     const ips = m ? m.sans.ips.filter((ip) => !ip.startsWith('127.') && ip !== '::1') : [];
     const names = m ? m.sans.dnsNames.filter((n) => n !== 'localhost') : [];
-    const addresses = [...ips.filter((ip) => !ip.includes(':')), ...names, ...ips.filter((ip) => ip.includes(':')).map((ip) => `[${ip}]`)].map((h) => `${h}:${port}`);
+    // listening on loopback only, other machines cannot reach it whatever the certificate says
+    const addresses = this.loopbackOnly
+      ? []
+      : [...ips.filter((ip) => !ip.includes(':')), ...names, ...ips.filter((ip) => ip.includes(':')).map((ip) => `[${ip}]`)].map((h) => `${h}:${port}`);
     return {
       https: m !== null,
       mode: m?.mode ?? null,

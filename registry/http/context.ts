@@ -34,8 +34,9 @@ export interface AppDeps {
   initialAdmin?: { name: string; password: string } | null;
   /** the certificate being served (null: plain HTTP) */
   tls?: () => import('../tls/store').TlsMaterial | null;
-  /** the port the server listens on (known once it listens) */
+  /** the port the server listens on (known once it listens), and the address */
   port?: () => number;
+  bindHost?: string;
   /** the token endpoint for Bearer auth (registered when access control is on) */
   guard?: { registerRoutes(router: import('@koa/router')<RegistryState>): void };
 }

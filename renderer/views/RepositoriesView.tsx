@@ -79,7 +79,7 @@ function Welcome({ host, status, count, locked = false }: { host: string; status
             ? `This registry holds ${count} ${count === 1 ? 'repository' : 'repositories'}. Choose one on the left to see its tags and manifests, or push another:`
             : 'Nothing has been pushed yet. Push an image from this machine (or a VM on your network):'}
         </p>
-        <PushHint host={host} />
+        <PushHint host={host} https={status?.url.startsWith('https:') ?? false} />
         {status && (
           <p className="muted small">
             Images are stored in <code>{status.dataDir}</code>

@@ -4,7 +4,7 @@ import { useApi } from '../api';
 import { CodeLine, CopyButton } from '../components/CopyButton';
 import { PasswordField } from '../components/PasswordField';
 import { Empty, ErrorNote, InlineError, Spinner } from '../components/States';
-import { useLoad } from '../hooks';
+import { useAction, useLoad } from '../hooks';
 
 const ROLES: readonly UserRole[] = ['pull', 'push', 'admin'];
 const RULE_ROLES: readonly RepoRole[] = ['pull', 'push', 'admin', 'none'];
@@ -14,26 +14,6 @@ const ROLE_MEANING: Record<RepoRole, string> = {
   admin: 'everything, users and settings included',
   none: 'matching repositories are hidden',
 };
-
-/** One async action at a time, with its error kept for showing inline. */
-function useAction() {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<Error | null>(null);
-  async function run(fn: () => Promise<unknown>): Promise<boolean> {
-    setBusy(true);
-    setError(null);
-    try {
-      await fn();
-      return true;
-    } catch (e) {
-      setError(e instanceof Error ? e : new Error(String(e)));
-      return false;
-    } finally {
-      setBusy(false);
-    }
-  }
-  return { busy, error, run, clear: () => setError(null) };
-}
 
 export function UsersView({ session, onSessionChange, host }: { session: Session; onSessionChange: () => void; host: string }) {
   const api = useApi();
