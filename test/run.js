@@ -43,14 +43,33 @@ if (given) {
 }
 const env = { ...process.env, LANYARD_SUITE_LOGS: logsDir };
 
+// Each run also writes a TAP report to a file, read for the combined counts printed last.
+const totals = { pass: 0, fail: 0, skipped: 0 };
 const runFiles = (list) => {
   if (list.length === 0) return 0;
-  const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...list], { stdio: 'inherit', env });
+  const tap = path.join(os.tmpdir(), `lanyard-tap-${process.pid}-${Date.now()}`);
+  const r = spawnSync(
+    process.execPath,
+    ['--test', '--test-concurrency=1', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...list],
+    { stdio: 'inherit', env },
+  );
+  try {
+    const text = fs.readFileSync(tap, 'utf8');
+    const count = (k) => Number((text.match(new RegExp(`^# ${k} (\\d+)$`, 'm')) || [])[1] || 0);
+    totals.pass += count('pass');
+    totals.fail += count('fail') + count('cancelled');
+    totals.skipped += count('skipped') + count('todo');
+  } catch {
+    totals.fail += 1; // no report: count the run as a failure
+  }
+  fs.rmSync(tap, { force: true });
   return r.status === null ? 1 : r.status;
 };
 const main = runFiles(selected.filter((f) => !isFinal(f)));
 const final = runFiles(selected.filter(isFinal)); // runs even when the others failed
 const status = main || final;
+if (status !== 0 && totals.fail === 0) totals.fail = 1;
+console.log(`\n${totals.pass} passed, ${totals.fail} failed, ${totals.skipped} skipped`);
 if (!given) {
   if (status === 0 || fs.readdirSync(logsDir).length === 0) fs.rmSync(logsDir, { recursive: true, force: true });
   else console.error(`server logs of this run kept in ${logsDir}`);
