@@ -145,7 +145,6 @@ export async function startRegistry(cfg: ServeConfig, opts: StartOptions = {}): 
           // give running transfers a moment, then cut them (uploads resume from disk)
           setTimeout(() => server.closeAllConnections(), 5_000).unref();
         });
-        await store.close();
         bus.emit({ type: 'server', time: nowIso(), action: 'stop', detail: { url } });
         await log.close();
       })();

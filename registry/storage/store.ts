@@ -2,6 +2,7 @@
 // referrers on registry:2's layout (./paths). Blobs are streamed and hashed while written;
 // a blob only becomes visible by an atomic rename after its digest has been verified.
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -12,8 +13,7 @@ import { Descriptor, ParsedManifest, impliedMediaType, parseManifest, referrerDe
 import { RegistryPaths } from './paths';
 import { byteOrder, isNotFound, listDir, readText, statOrNull, writeAtomic } from './fsutil';
 import { BoundedMap } from './cache';
-import { sendFileRange } from './streamio';
-import { Ingest } from './ingest';
+import { appendStream, sendFileRange } from './streamio';
 
 export interface StoreOptions {
   deleteEnabled?: boolean;
@@ -32,14 +32,13 @@ export interface PutManifestResult {
 }
 
 interface UploadState {
-  /** bytes of the upload file covered by the ingest worker's running hash */
+  /** bytes of the upload file covered by `hash` */
   size: number;
   /** running sha256 over [0, size), or null when it must be recomputed from disk */
-  hashed: boolean;
-  /** the ingest worker generation that holds the hash */
-  epoch: number;
+  hash: crypto.Hash | null;
 }
 
+const READ_CHUNK = 1024 * 1024;
 const MANIFEST_CACHE_BYTES = 32 * 1024 * 1024;
 
 export class RegistryStore {
@@ -47,7 +46,6 @@ export class RegistryStore {
   readonly deleteEnabled: boolean;
 
   private readonly uploadState = new Map<string, UploadState>();
-  private readonly ingest = new Ingest();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly blobSizes = new BoundedMap<string, number>(200_000);
   private readonly tagTargets = new BoundedMap<string, string>(200_000);
@@ -58,11 +56,6 @@ export class RegistryStore {
   constructor(dataDir: string, opts: StoreOptions = {}) {
     this.paths = new RegistryPaths(dataDir);
     this.deleteEnabled = opts.deleteEnabled ?? false;
-  }
-
-  /** Stop the ingest worker (uploads in progress stay resumable on disk). */
-  close(): Promise<void> {
-    return this.ingest.close();
   }
 
   async init(): Promise<void> {
@@ -142,7 +135,7 @@ export class RegistryStore {
     await fsp.mkdir(this.paths.uploadDir(repo, id), { recursive: true });
     await fsp.writeFile(this.paths.uploadStartedAt(repo, id), new Date().toISOString());
     await fsp.writeFile(this.paths.uploadData(repo, id), '', { flag: 'wx' });
-    this.uploadState.set(`${repo}\0${id}`, { size: 0, hashed: false, epoch: this.ingest.epoch });
+    this.uploadState.set(`${repo}\0${id}`, { size: 0, hash: crypto.createHash('sha256') });
     return id;
   }
 
@@ -186,28 +179,29 @@ export class RegistryStore {
     if (range && opts.length !== undefined && opts.length !== expected) {
       throw new OciError('BLOB_UPLOAD_INVALID', 'Content-Length does not match Content-Range', { contentRange: `${range.start}-${range.end}`, contentLength: opts.length });
     }
-    const state = this.uploadState.get(key);
-    const epoch = this.ingest.epoch;
-    const running = !!state && state.hashed && state.size === size && state.epoch === epoch;
-    const mode = size === 0 ? 'reset' : running ? 'continue' : 'none';
+    let state = this.uploadState.get(key);
+    if (!state || state.size !== size) {
+      state = { size, hash: null };
+      this.uploadState.set(key, state);
+    }
     const file = this.paths.uploadData(repo, id);
-    let result: { written: number; hashed: boolean };
+    let written: number;
     try {
-      result = await this.ingest.append(key, file, size, body, mode);
+      written = await appendStream(file, size, body, state.hash);
     } catch (e) {
       // the client went away or the disk failed mid-chunk: keep what landed, hash from disk later
-      this.uploadState.set(key, { size: (await statOrNull(file))?.size ?? size, hashed: false, epoch });
+      state.hash = null;
+      state.size = (await statOrNull(file))?.size ?? size;
       throw e;
     }
-    const written = result.written;
     if (expected !== undefined && written !== expected) {
       await fsp.truncate(file, size);
-      this.ingest.drop(key);
-      this.uploadState.set(key, { size, hashed: false, epoch });
+      state.hash = null;
+      state.size = size;
       throw new OciError('BLOB_UPLOAD_INVALID', 'chunk length does not match the declared length', { expected, received: written });
     }
-    this.uploadState.set(key, { size: size + written, hashed: result.hashed, epoch });
-    return size + written;
+    state.size = size + written;
+    return state.size;
   }
 
   /**
@@ -220,8 +214,8 @@ export class RegistryStore {
       const size = last ? await this.appendLocked(repo, id, last.body, { length: last.length }) : await this.uploadSize(repo, id);
       const file = this.paths.uploadData(repo, id);
       const state = this.uploadState.get(key);
-      const running = state?.hashed && state.size === size && state.epoch === this.ingest.epoch && d.algorithm === 'sha256';
-      const hex = (running ? await this.ingest.digest(key) : null) ?? (await this.ingest.hashFile(file, d.algorithm));
+      const hex =
+        state?.hash && state.size === size && d.algorithm === 'sha256' ? state.hash.copy().digest('hex') : await hashFile(file, d.algorithm);
       if (hex !== d.hex) {
         throw new OciError('DIGEST_INVALID', 'provided digest did not match uploaded content', { expected: d.value, actual: `${d.algorithm}:${hex}` });
       }
@@ -231,7 +225,6 @@ export class RegistryStore {
       await this.linkBlob(repo, d, size);
       await fsp.rm(this.paths.uploadDir(repo, id), { recursive: true, force: true });
       this.uploadState.delete(key);
-      this.ingest.drop(key);
       return size;
     });
   }
@@ -260,7 +253,6 @@ export class RegistryStore {
       await this.uploadSize(repo, id);
       await fsp.rm(this.paths.uploadDir(repo, id), { recursive: true, force: true });
       this.uploadState.delete(key);
-      this.ingest.drop(key);
     });
   }
 
@@ -272,7 +264,6 @@ export class RegistryStore {
     } catch (e) {
       await fsp.rm(this.paths.uploadDir(repo, id), { recursive: true, force: true });
       this.uploadState.delete(`${repo}\0${id}`);
-      this.ingest.drop(`${repo}\0${id}`);
       throw e;
     }
   }
@@ -495,6 +486,11 @@ export function uploadLocation(repo: string, id: string): string {
   return `/v2/${repo}/blobs/uploads/${id}`;
 }
 
+async function hashFile(file: string, algorithm: DigestAlgorithm): Promise<string> {
+  const h = crypto.createHash(algorithm);
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: READ_CHUNK })) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
 
 async function walkRepositories(root: string): Promise<string[]> {
   const out: string[] = [];

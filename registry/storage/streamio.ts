@@ -1,12 +1,68 @@
-// Blob downloads: file → response through a few fixed buffers reused in rotation. A buffer
-// is refilled only after the socket has taken its bytes, the next read runs while the
-// previous chunk is being sent, and no blob is ever held whole in memory. (Uploads go
-// through ./ingest.)
+// Streaming file I/O tuned for blob transfers: the network and the disk work at the same
+// time, memory stays bounded, and no blob is ever held whole in memory.
+//
+// - appendStream: request body → file. Incoming chunks are hashed as they arrive and
+//   gathered into batches; several batches are written concurrently at their own file
+//   offsets (pwrite), so reading the socket never waits for one write to finish.
+// - sendFileRange: file → response. A few fixed buffers are reused in rotation; a buffer is
+//   refilled only after the socket has taken its bytes, and the next read runs while the
+//   previous chunk is being sent.
 import fsp from 'node:fs/promises';
+import type { Hash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 
+const BATCH_BYTES = 4 * 1024 * 1024;
+const WRITES_IN_FLIGHT = 3;
 const SEND_CHUNK = 1024 * 1024;
 const SEND_BUFFERS = 4;
+
+/** Stream `body` into `file` at `offset`, feeding `hash`; returns the bytes written. */
+export async function appendStream(file: string, offset: number, body: Readable, hash: Hash | null): Promise<number> {
+  const fh = await fsp.open(file, 'r+');
+  let position = offset;
+  let written = 0;
+  let batch: Buffer[] = [];
+  let batchBytes = 0;
+  const inflight: Promise<void>[] = [];
+  let failure: unknown = null;
+  const flush = () => {
+    if (batchBytes === 0) return;
+    const expected = batchBytes;
+    const p = fh.writev(batch, position).then(
+      (r) => {
+        if (r.bytesWritten !== expected) failure ??= new Error('short write');
+      },
+      (e: unknown) => {
+        failure ??= e;
+      },
+    );
+    position += batchBytes;
+    batch = [];
+    batchBytes = 0;
+    inflight.push(p);
+  };
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      hash?.update(chunk);
+      batch.push(chunk);
+      batchBytes += chunk.length;
+      written += chunk.length;
+      if (batchBytes >= BATCH_BYTES) {
+        flush();
+        if (inflight.length >= WRITES_IN_FLIGHT) await inflight.shift();
+        if (failure) throw failure;
+      }
+    }
+    flush();
+  } finally {
+    // whatever happened, let the started writes land so the file holds a clean prefix
+    await Promise.all(inflight);
+    await fh.close();
+  }
+  if (failure) throw failure;
+  return written;
+}
 
 /**
  * Send bytes [start, end] of `file` as the body of `res` (headers already set). Resolves when
