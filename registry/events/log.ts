@@ -64,12 +64,23 @@ function fileSize(p: string): number {
   }
 }
 
-/** Read the newest events (for the logs view and tests): last `limit` lines of the log. */
+/** Read the newest events (for the logs view and tests): the last `limit` lines of the log. */
 export function readRecentEvents(dir: string, limit = 500): LanyardEvent[] {
   const file = path.join(dir, LOG_FILE);
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    // only the tail: the file may hold up to MAX_LOG_BYTES, and lines are a few hundred bytes
+    const fd = fs.openSync(file, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      const want = Math.min(size, limit * 2048);
+      const buf = Buffer.alloc(want);
+      fs.readSync(fd, buf, 0, want, size - want);
+      text = buf.toString('utf8');
+      if (want < size) text = text.slice(text.indexOf('\n') + 1); // drop the cut first line
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch {
     return [];
   }

@@ -435,10 +435,6 @@ export class RegistryStore {
     return this.catalog;
   }
 
-  async repositoryExists(repo: string): Promise<boolean> {
-    return (await statOrNull(this.paths.manifestsDir(repo))) !== null;
-  }
-
   /** Descriptors of the manifests in `repo` whose subject is `subject`. */
   async referrers(repo: string, subject: Digest, artifactType?: string): Promise<Descriptor[]> {
     let index = this.referrerIndexes.get(repo);
