@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { watchPage } from '../helpers/browser';
 import { startLanyard, type LanyardServer } from '../helpers/lanyard';
 
 const CHROMIUM = process.env.LANYARD_CHROMIUM || '/usr/bin/chromium';
@@ -41,13 +42,7 @@ describe('Share view in Chromium', () => {
     const context = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1, ignoreHTTPSErrors: opts.https ?? false, acceptDownloads: true });
     contexts.push(context);
     const page = await context.newPage();
-    page.on('pageerror', (e) => problems.push(`${name}: page error: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() !== 'error' && m.type() !== 'warning') return;
-      // refused API calls (a 403 the test asks for) are expected; anything else is a problem
-      if (/Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) return;
-      problems.push(`${name}: console ${m.type()}: ${m.text()}`);
-    });
+    watchPage(page, problems, name); // refused API calls (a 403 the test asks for) are expected
     page.setDefaultTimeout(15_000);
     return page;
   }

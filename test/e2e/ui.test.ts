@@ -9,6 +9,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { watchPage } from '../helpers/browser';
 import { startLanyard, type LanyardServer } from '../helpers/lanyard';
 
 const CHROMIUM = process.env.LANYARD_CHROMIUM || '/usr/bin/chromium';
@@ -81,10 +82,7 @@ describe('UI in Chromium against lanyard serve', () => {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
     const context = await browser.newContext({ viewport: { width: 1280, height: 820 }, deviceScaleFactor: 1 });
     page = await context.newPage();
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
-    });
+    watchPage(page, problems, '', false);
     page.setDefaultTimeout(15_000);
   });
 

@@ -10,6 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { OPERATION_NAMES } from '../../registry/api/contract';
+import { watchPage } from '../helpers/browser';
 import { lanyardBin, startLanyard, type LanyardServer } from '../helpers/lanyard';
 import { sleep, waitForOutput } from '../helpers/proc';
 
@@ -61,12 +63,7 @@ describe('Users view in Chromium against lanyard serve --auth', () => {
     const context = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1, ...(credentials ? { httpCredentials: credentials } : {}) });
     contexts.push(context);
     const page = await context.newPage();
-    page.on('pageerror', (e) => problems.push(`${name}: page error: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() !== 'error' && m.type() !== 'warning') return;
-      if (/Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) return;
-      problems.push(`${name}: console ${m.type()}: ${m.text()}`);
-    });
+    watchPage(page, problems, name);
     page.setDefaultTimeout(15_000);
     return page;
   }
@@ -303,25 +300,12 @@ describe('Users view in Chromium against lanyard serve --auth', () => {
     it('shows the generated admin password once, with copy buttons and the docker login line', async () => {
       const page = await open({ username: 'admin', password: adminPassword }, 'desktop');
       await page.context().exposeBinding('initialAdminForTest', () => ({ name: 'admin', password: adminPassword }));
-      await page.addInitScript(() => {
+      // every operation goes to the HTTP API, except the one this test stands in for
+      const forwarded = OPERATION_NAMES.filter((op) => op !== 'takeInitialAdmin');
+      await page.addInitScript((ops: string[]) => {
         const w = globalThis as unknown as Record<string, any>;
         w.takeInitialAdminCalls = 0;
         let handedOut = false;
-        const ops = [
-          'getStatus',
-          'listRepositories',
-          'listTags',
-          'getManifest',
-          'recentEvents',
-          'whoAmI',
-          'listUsers',
-          'addUser',
-          'setPassword',
-          'setRole',
-          'setRepoRule',
-          'removeUser',
-          'setAnonymousPull',
-        ];
         const bridge: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
         for (const op of ops) {
           bridge[op] = (...args) =>
@@ -334,7 +318,7 @@ describe('Users view in Chromium against lanyard serve --auth', () => {
           return { ok: true, result: await w.initialAdminForTest() };
         };
         w.lanyard = Object.freeze(bridge);
-      });
+      }, forwarded);
       await page.goto(`${server.url}/`);
       assert.equal(await page.evaluate('document.documentElement.dataset.transport'), 'ipc');
       const dialog = page.getByRole('dialog', { name: 'Lanyard created the admin user' });
