@@ -5,6 +5,7 @@ import { startRegistry } from '../server';
 import { usersCommand } from './users';
 import { trustCommand } from '../trust/cli';
 import { renderJoinCommand } from '../trust/join';
+import { zeroCopyStatus } from '../storage/zerocopy';
 
 const USAGE = `Usage: lanyard <command> [options]
 
@@ -102,6 +103,8 @@ async function serve(args: string[]): Promise<number> {
   });
   const reg = await startRegistry(cfg);
   console.log(`Lanyard ${version()} registry listening on ${reg.url} (data: ${cfg.dataDir}${cfg.deleteEnabled ? ', delete enabled' : ''})`);
+  const zc = zeroCopyStatus();
+  console.log(zc.enabled ? `Downloads: zero-copy (sendfile) over plain HTTP${reg.url.startsWith('https:') ? '; this HTTPS listener uses buffers' : ''}` : `Downloads: buffered (${zc.reason})`);
   if (reg.initialAdmin) {
     console.log('');
     console.log(`  Created the first user: ${reg.initialAdmin.name}`);

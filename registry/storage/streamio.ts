@@ -4,16 +4,20 @@
 // - appendStream: request body → file. Incoming chunks are hashed as they arrive and
 //   gathered into batches; several batches are written concurrently at their own file
 //   offsets (pwrite), so reading the socket never waits for one write to finish.
-// - sendFileRange: file → response. A few fixed buffers are reused in rotation; a buffer is
-//   refilled only after the socket has taken its bytes, and the next read runs while the
-//   previous chunk is being sent.
+// - sendFileRange: file → response. On a plain TCP socket with the native module, the kernel
+//   sends the file itself (./zerocopy, sendfile). Otherwise a few fixed buffers are reused in
+//   rotation; a buffer is refilled only after the socket has taken its bytes, and the next
+//   read runs while the previous chunk is being sent.
 import fsp from 'node:fs/promises';
 import type { Hash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
+import { sendZeroCopy, zeroCopyFd } from './zerocopy';
 
-const BATCH_BYTES = 4 * 1024 * 1024;
-const WRITES_IN_FLIGHT = 3;
+// At most 8 MiB of a body waits for the disk; smaller batches keep the tail short (the
+// writes still pending when the body ends, which a chunked upload waits for every PATCH).
+const BATCH_BYTES = 2 * 1024 * 1024;
+const WRITES_IN_FLIGHT = 4;
 const SEND_CHUNK = 1024 * 1024;
 const SEND_BUFFERS = 4;
 
@@ -69,6 +73,8 @@ export async function appendStream(file: string, offset: number, body: Readable,
  * everything was handed to the socket, or when the client went away.
  */
 export async function sendFileRange(res: ServerResponse, file: string, start: number, end: number): Promise<void> {
+  const fd = zeroCopyFd(res, end - start + 1);
+  if (fd !== null) return sendZeroCopy(res, fd, file, start, end);
   const fh = await fsp.open(file, 'r');
   const free: Buffer[] = Array.from({ length: SEND_BUFFERS }, () => Buffer.allocUnsafe(SEND_CHUNK));
   let wake: (() => void) | null = null;
