@@ -13,6 +13,16 @@ export interface ServeConfig {
   tls: TlsConfig;
   /** advertise the registry on the LAN with mDNS (bonjour) */
   mdns: boolean;
+  uploadPurging: UploadPurging;
+}
+
+/** registry:2's storage.maintenance.uploadpurging: abandoned uploads are removed. */
+export interface UploadPurging {
+  enabled: boolean;
+  /** an upload untouched for this long is removed (registry:2: age, 168h) */
+  ageMs: number;
+  /** how often to look (registry:2: interval, 24h); also once at start-up */
+  intervalMs: number;
 }
 
 export interface TlsConfig {
@@ -67,6 +77,24 @@ export function parseAddr(addr: string): { host: string; port: number } {
   return { host, port };
 }
 
+/** A Go duration as registry:2's configuration takes it: "168h", "1h30m", "90s", "500ms". */
+export function parseGoDuration(v: string): number {
+  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const t = v.trim();
+  if (!/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(t)) throw new Error(`invalid duration "${v}": use e.g. 168h, 1h30m, 90s`);
+  let ms = 0;
+  for (const m of t.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(m[1]) * units[m[2]];
+  return ms;
+}
+
+function envDuration(name: string, env: NodeJS.ProcessEnv, dflt: number): number {
+  const v = env[name];
+  if (v === undefined || v.trim() === '') return dflt;
+  const ms = parseGoDuration(v);
+  if (ms <= 0) throw new Error(`${name} must be more than zero`);
+  return ms;
+}
+
 function envBool(v: string | undefined): boolean | undefined {
   if (v === undefined || v === '') return undefined;
   return /^(1|true|yes|on)$/i.test(v);
@@ -104,7 +132,12 @@ export function resolveServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = p
     extraNames: [host, env.REGISTRY_HTTP_HOST ?? ''].filter((n) => n && n !== '0.0.0.0' && n !== '::'),
   };
   const mdns = flags.mdns ?? envBool(env.LANYARD_MDNS) ?? true;
-  return { host, port, dataDir, deleteEnabled, auth, tls, mdns };
+  const uploadPurging: UploadPurging = {
+    enabled: envBool(env.REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_ENABLED) ?? true,
+    ageMs: envDuration('REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_AGE', env, 168 * 3_600_000),
+    intervalMs: envDuration('REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_INTERVAL', env, 24 * 3_600_000),
+  };
+  return { host, port, dataDir, deleteEnabled, auth, tls, mdns, uploadPurging };
 }
 
 /** Whether a configuration serves HTTPS. */

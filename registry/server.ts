@@ -122,6 +122,7 @@ export async function startRegistry(cfg: ServeConfig, opts: StartOptions = {}): 
     }
   }
   bus.emit({ type: 'server', time: nowIso(), action: 'start', detail: { url, dataDir: cfg.dataDir, deleteEnabled: cfg.deleteEnabled, auth: guard !== null, mdns: mdns !== null } });
+  const purger = cfg.uploadPurging?.enabled ? startUploadPurging(store, bus, cfg.uploadPurging.ageMs, cfg.uploadPurging.intervalMs) : null;
   let closing: Promise<void> | null = null;
   return {
     url,
@@ -138,6 +139,7 @@ export async function startRegistry(cfg: ServeConfig, opts: StartOptions = {}): 
     close() {
       closing ??= (async () => {
         watcher?.stop();
+        await purger?.stop();
         await mdns?.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
@@ -149,6 +151,38 @@ export async function startRegistry(cfg: ServeConfig, opts: StartOptions = {}): 
         await log.close();
       })();
       return closing;
+    },
+  };
+}
+
+/**
+ * Remove abandoned uploads once at start-up and then every `intervalMs`, like registry:2's
+ * upload purging. Runs in the background; a failure is reported as an event, never fatal.
+ */
+function startUploadPurging(store: RegistryStore, bus: EventBus, ageMs: number, intervalMs: number): { stop(): Promise<void> } {
+  let running: Promise<void> | null = null;
+  const run = () => {
+    running ??= store
+      .purgeStaleUploads(ageMs)
+      .then(
+        (removed) => {
+          if (removed.length) bus.emit({ type: 'server', time: nowIso(), action: 'uploads.purged', detail: { count: removed.length, uploads: removed.slice(0, 100) } });
+        },
+        (e: unknown) => bus.emit({ type: 'server', time: nowIso(), action: 'uploads.purged', detail: { error: e instanceof Error ? e.message : String(e) } }),
+      )
+      .finally(() => {
+        running = null;
+      });
+  };
+  const first = setTimeout(run, 0);
+  const timer = setInterval(run, Math.min(intervalMs, 2 ** 31 - 1));
+  first.unref();
+  timer.unref();
+  return {
+    async stop() {
+      clearTimeout(first);
+      clearInterval(timer);
+      await running;
     },
   };
 }

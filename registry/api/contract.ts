@@ -94,7 +94,7 @@ export interface ApiRequestEvent {
 export interface ApiServerEvent {
   type: 'server';
   time: string;
-  action: 'start' | 'stop' | 'certificate';
+  action: 'start' | 'stop' | 'certificate' | 'uploads.purged';
   detail: Record<string, unknown>;
 }
 

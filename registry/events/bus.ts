@@ -22,7 +22,7 @@ export interface RequestEvent {
 export interface ServerEvent {
   type: 'server';
   time: string;
-  action: 'start' | 'stop' | 'certificate';
+  action: 'start' | 'stop' | 'certificate' | 'uploads.purged';
   detail: Record<string, unknown>;
 }
 

@@ -256,6 +256,41 @@ export class RegistryStore {
     });
   }
 
+  /**
+   * Remove uploads that nobody has touched for `maxAgeMs` (registry:2's upload purging).
+   * "Touched" is the later of `startedat` and the last write to the data, so a slow upload
+   * that still receives chunks is kept; an upload being written right now is skipped.
+   * Returns what was removed.
+   */
+  async purgeStaleUploads(maxAgeMs: number, now = Date.now()): Promise<{ repo: string; id: string }[]> {
+    const removed: { repo: string; id: string }[] = [];
+    for (const repo of await walkUploadRepositories(this.paths.repositoriesRoot())) {
+      for (const e of await listDir(this.paths.uploadsDir(repo))) {
+        if (!e.isDirectory()) continue;
+        const id = e.name;
+        const key = `${repo}\0${id}`;
+        if (this.locks.has(key)) continue; // in use
+        const stale = async () => now - (await this.lastTouched(repo, id)) >= maxAgeMs;
+        if (!(await stale())) continue;
+        const gone = await this.withLock(key, async () => {
+          if (!(await stale())) return false; // a chunk landed meanwhile
+          await fsp.rm(this.paths.uploadDir(repo, id), { recursive: true, force: true });
+          this.uploadState.delete(key);
+          return true;
+        });
+        if (gone) removed.push({ repo, id });
+      }
+    }
+    return removed;
+  }
+
+  private async lastTouched(repo: string, id: string): Promise<number> {
+    const started = Date.parse((await readText(this.paths.uploadStartedAt(repo, id)))?.trim() ?? '');
+    const data = await statOrNull(this.paths.uploadData(repo, id));
+    const dir = await statOrNull(this.paths.uploadDir(repo, id));
+    return Math.max(Number.isNaN(started) ? 0 : started, data?.mtimeMs ?? 0, data ? 0 : dir?.mtimeMs ?? 0);
+  }
+
   /** One-request upload (POST ?digest=): a temporary upload that is completed or removed. */
   async putBlob(repo: string, d: Digest, body: Readable, length?: number): Promise<number> {
     const id = await this.startUpload(repo);
@@ -486,6 +521,20 @@ async function hashFile(file: string, algorithm: DigestAlgorithm): Promise<strin
   const h = crypto.createHash(algorithm);
   for await (const chunk of fs.createReadStream(file, { highWaterMark: READ_CHUNK })) h.update(chunk as Buffer);
   return h.digest('hex');
+}
+
+/** Repositories that have an `_uploads` folder (pushes in progress or abandoned). */
+async function walkUploadRepositories(root: string): Promise<string[]> {
+  const out: string[] = [];
+  async function walk(dir: string, prefix: string): Promise<void> {
+    for (const e of await listDir(dir)) {
+      if (!e.isDirectory()) continue;
+      if (e.name === '_uploads' && prefix) out.push(prefix);
+      else if (!e.name.startsWith('_')) await walk(path.join(dir, e.name), prefix ? `${prefix}/${e.name}` : e.name);
+    }
+  }
+  await walk(root, '');
+  return out;
 }
 
 async function walkRepositories(root: string): Promise<string[]> {

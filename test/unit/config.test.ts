@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultDataDir, parseAddr, resolveServeConfig, isLoopback, tlsEnabled } from '../../registry/config';
+import { defaultDataDir, parseAddr, parseGoDuration, resolveServeConfig, isLoopback, tlsEnabled } from '../../registry/config';
 
 describe('serve configuration', () => {
   it('parses registry:2 address forms', () => {
@@ -55,6 +55,22 @@ describe('serve configuration', () => {
     assert.equal(defaultDataDir({}, 'darwin', '/Users/u'), '/Users/u/Library/Application Support/Lanyard');
     assert.equal(defaultDataDir({ APPDATA: 'C:\\Users\\u\\AppData\\Roaming' }, 'win32', 'C:\\Users\\u'), 'C:\\Users\\u\\AppData\\Roaming\\Lanyard');
   });
+  it('purges abandoned uploads like registry:2 (168h, every 24h), configurable with its variables', () => {
+    const H = 3_600_000;
+    assert.deepEqual(resolveServeConfig({}, {}).uploadPurging, { enabled: true, ageMs: 168 * H, intervalMs: 24 * H });
+    const c = resolveServeConfig({}, {
+      REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_ENABLED: 'false',
+      REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_AGE: '72h',
+      REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_INTERVAL: '1h30m',
+    }).uploadPurging;
+    assert.deepEqual(c, { enabled: false, ageMs: 72 * H, intervalMs: 1.5 * H });
+    assert.equal(parseGoDuration('90s'), 90_000);
+    assert.equal(parseGoDuration('1.5h'), 1.5 * H);
+    assert.equal(parseGoDuration('250ms'), 250);
+    for (const bad of ['', '10', 'h', '1d', '1h 30m', '-1h']) assert.throws(() => parseGoDuration(bad), /invalid duration/, bad);
+    assert.throws(() => resolveServeConfig({}, { REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_AGE: '0s' }), /more than zero/);
+  });
+
   it('knows loopback hosts', () => {
     assert.ok(isLoopback('127.0.0.1'));
     assert.ok(isLoopback('::1'));
