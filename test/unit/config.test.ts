@@ -16,7 +16,8 @@ describe('serve configuration', () => {
     const env = { REGISTRY_HTTP_ADDR: ':6000', REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: '/srv/reg', REGISTRY_STORAGE_DELETE_ENABLED: 'true', HOME: '/home/u' };
     const auto = { mode: 'auto', realm: 'Lanyard Registry', htpasswd: '/srv/reg/auth/htpasswd' };
     const tls = { mode: 'auto', provided: null, extraNames: [] };
-    assert.deepEqual(resolveServeConfig({}, env), { host: '0.0.0.0', port: 6000, dataDir: '/srv/reg', deleteEnabled: true, auth: auto, tls, mdns: true });
+    const uploadPurging = { enabled: true, ageMs: 168 * 3_600_000, intervalMs: 24 * 3_600_000 };
+    assert.deepEqual(resolveServeConfig({}, env), { host: '0.0.0.0', port: 6000, dataDir: '/srv/reg', deleteEnabled: true, auth: auto, tls, mdns: true, uploadPurging });
     assert.deepEqual(resolveServeConfig({ addr: '127.0.0.1:7000', data: '/d', deleteEnabled: false }, env), {
       host: '127.0.0.1',
       port: 7000,
@@ -25,6 +26,7 @@ describe('serve configuration', () => {
       auth: { ...auto, htpasswd: '/d/auth/htpasswd' },
       tls: { ...tls, extraNames: ['127.0.0.1'] },
       mdns: true,
+      uploadPurging,
     });
     const def = resolveServeConfig({}, {});
     assert.equal(def.port, 5000);
