@@ -7,6 +7,7 @@ import { EventBus, nowIso } from './events/bus';
 import { JsonlLog } from './events/log';
 import { createApp } from './http/app';
 import { RegistryStore } from './storage/store';
+import { forgetServer, recordServer } from './storage/serverlock';
 import { authPaths, isLoopback, tlsEnabled, type ServeConfig } from './config';
 import { TlsStore, type TlsMaterial, type TlsWatcher } from './tls/store';
 import { advertise, type Advertisement } from './net/mdns';
@@ -122,6 +123,7 @@ export async function startRegistry(cfg: ServeConfig, opts: StartOptions = {}): 
     }
   }
   bus.emit({ type: 'server', time: nowIso(), action: 'start', detail: { url, dataDir: cfg.dataDir, deleteEnabled: cfg.deleteEnabled, auth: guard !== null, mdns: mdns !== null } });
+  await recordServer(store.paths, url);
   const purger = cfg.uploadPurging?.enabled ? startUploadPurging(store, bus, cfg.uploadPurging.ageMs, cfg.uploadPurging.intervalMs) : null;
   let closing: Promise<void> | null = null;
   return {
@@ -147,6 +149,7 @@ export async function startRegistry(cfg: ServeConfig, opts: StartOptions = {}): 
           // give running transfers a moment, then cut them (uploads resume from disk)
           setTimeout(() => server.closeAllConnections(), 5_000).unref();
         });
+        forgetServer(store.paths);
         bus.emit({ type: 'server', time: nowIso(), action: 'stop', detail: { url } });
         await log.close();
       })();

@@ -4,6 +4,7 @@ import { isLoopback, resolveServeConfig } from '../config';
 import { startRegistry } from '../server';
 import { usersCommand } from './users';
 import { trustCommand } from '../trust/cli';
+import { gcCommand } from './gc';
 import { renderJoinCommand } from '../trust/join';
 import { zeroCopyStatus } from '../storage/zerocopy';
 
@@ -13,6 +14,7 @@ Commands:
   serve     run the registry (headless)
   users     manage users and roles (lanyard users --help)
   trust     make this machine trust Lanyard's CA (lanyard trust --help)
+  gc        delete blobs no manifest references, with the registry stopped (lanyard gc --help)
   help      show this help
   version   print the version
 
@@ -48,6 +50,8 @@ export async function main(argv: string[]): Promise<number> {
       return usersCommand(rest);
     case 'trust':
       return trustCommand(rest);
+    case 'gc':
+      return gcCommand(rest);
     case 'version':
     case '--version':
     case '-v':

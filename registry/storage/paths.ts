@@ -72,6 +72,10 @@ export class RegistryPaths {
     return path.join(this.dataDir, 'lanyard');
   }
   /** scratch space for atomic writes: same filesystem as the blobs, so rename is atomic */
+  /** which process serves this data directory right now (see ./serverlock) */
+  serverFile(): string {
+    return path.join(this.dataDir, 'lanyard', 'server.json');
+  }
   tmpDir(): string {
     return path.join(this.dataDir, 'lanyard', 'tmp');
   }

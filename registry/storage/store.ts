@@ -537,7 +537,7 @@ async function walkUploadRepositories(root: string): Promise<string[]> {
   return out;
 }
 
-async function walkRepositories(root: string): Promise<string[]> {
+export async function walkRepositories(root: string): Promise<string[]> {
   const out: string[] = [];
   async function walk(dir: string, prefix: string): Promise<void> {
     const entries = await listDir(dir);
