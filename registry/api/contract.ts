@@ -6,6 +6,7 @@
 // This file is shared with the renderer and the preload, so it holds types and a few
 // plain constants only: no Node, no Electron, no React, no imports with runtime effects.
 import type { ErrorCode } from '../oci/errors';
+import type { AuthEvent, LanyardEvent, RegistryChangeEvent, RequestEvent, ServerEvent } from '../events/types';
 
 // ------------------------------------------------------------------ results
 
@@ -73,54 +74,13 @@ export interface ManifestDetails {
   manifest: unknown;
 }
 
-// Events as the API hands them out. Structurally the registry's event bus types
-// (registry/events/bus.ts; service.ts checks at compile time that they stay compatible),
-// restated here so the renderer does not depend on Node modules.
-export interface ApiRequestEvent {
-  type: 'request';
-  time: string;
-  method: string;
-  path: string;
-  status: number;
-  bytes: number;
-  bytesIn: number;
-  durationMs: number;
-  user: string | null;
-  repo: string | null;
-  addr: string | null;
-  error?: string;
-}
-
-export interface ApiServerEvent {
-  type: 'server';
-  time: string;
-  action: 'start' | 'stop' | 'certificate' | 'uploads.purged';
-  detail: Record<string, unknown>;
-}
-
-export interface ApiRegistryEvent {
-  type: 'registry';
-  time: string;
-  action: string;
-  repo: string;
-  digest?: string;
-  tag?: string;
-  user: string | null;
-}
-
+// Events as the API hands them out: the registry's own event types (types only, no Node).
+export type ApiRequestEvent = RequestEvent;
+export type ApiServerEvent = ServerEvent;
+export type ApiRegistryEvent = RegistryChangeEvent;
 /** Access-control audit events (never carry secrets). */
-export interface ApiAuthEvent {
-  type: 'auth';
-  time: string;
-  action: string;
-  user: string | null;
-  addr?: string | null;
-  repo?: string;
-  detail?: Record<string, string | number | boolean | null>;
-  by?: string | null;
-}
-
-export type ApiEvent = ApiRequestEvent | ApiServerEvent | ApiRegistryEvent | ApiAuthEvent;
+export type ApiAuthEvent = AuthEvent;
+export type ApiEvent = LanyardEvent;
 export type ApiEventType = ApiEvent['type'];
 
 export interface EventFilter {

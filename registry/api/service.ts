@@ -124,8 +124,8 @@ export class ApiService implements ServiceOperations {
     this.version = deps.version ?? packageVersion();
     this.capacity = Math.max(MAX_EVENTS, deps.eventBufferSize ?? 2 * MAX_EVENTS);
     // history from earlier runs (and this one so far), then everything new from the bus
-    this.events = readRecentEvents(deps.store.paths.logsDir(), this.capacity).filter(isEventLike).map(toApiEvent);
-    this.unsubscribe = deps.bus.subscribe((e) => this.remember(toApiEvent(e)));
+    this.events = readRecentEvents(deps.store.paths.logsDir(), this.capacity).filter(isEventLike);
+    this.unsubscribe = deps.bus.subscribe((e) => this.remember(e));
   }
 
   close(): void {
@@ -516,11 +516,6 @@ export function checkArgs<K extends OperationName>(op: K, args: unknown): Operat
 }
 
 // ------------------------------------------------------------------ helpers
-
-/** The bus's events are the API's events (a compile error here means contract.ts drifted). */
-function toApiEvent(e: LanyardEvent): ApiEvent {
-  return e;
-}
 
 function isEventLike(e: unknown): e is LanyardEvent {
   return isObject(e) && typeof e.type === 'string' && typeof e.time === 'string';

@@ -42,10 +42,11 @@ export async function gcCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const dataDir = resolveDataDir(values.data);
-  const server = liveServer(new RegistryPaths(dataDir));
+  const paths = new RegistryPaths(dataDir);
+  const server = liveServer(paths);
   if (server) {
     console.error(`lanyard gc: a Lanyard server (pid ${server.pid}, ${server.url}) is using ${dataDir}; stop it first.`);
-    console.error(`(If that process is not Lanyard, remove ${new RegistryPaths(dataDir).serverFile()}.)`);
+    console.error(`(If that process is not Lanyard, remove ${paths.serverFile()}.)`);
     return 1;
   }
   const dryRun = values['dry-run'];

@@ -94,8 +94,10 @@ export async function collectGarbage(dataDir: string, opts: GcOptions = {}): Pro
   for (const repo of repos) {
     const revisions = await linkedDigests(paths.revisionsDir(repo), problems, repo);
     const tags = new Map<string, Digest>();
+    const tagDirs: string[] = [];
     for (const e of await listDir(paths.tagsDir(repo))) {
       if (!e.isDirectory()) continue;
+      tagDirs.push(e.name);
       const d = parseDigest((await readText(paths.tagCurrentLink(repo, e.name)))?.trim() ?? '');
       if (d) tags.set(e.name, d);
       else problems.push(`${repo}:${e.name}: tag without a valid current link`);
@@ -145,8 +147,8 @@ export async function collectGarbage(dataDir: string, opts: GcOptions = {}): Pro
         if (dryRun) continue;
         await fsp.rm(path.dirname(paths.revisionLink(repo, d)), { recursive: true, force: true });
         // the tags' histories (index/) must not point at a revision that is gone
-        for (const tag of (await listDir(paths.tagsDir(repo))).filter((e) => e.isDirectory())) {
-          await fsp.rm(path.dirname(paths.tagIndexLink(repo, tag.name, d)), { recursive: true, force: true });
+        for (const tag of tagDirs) {
+          await fsp.rm(path.dirname(paths.tagIndexLink(repo, tag, d)), { recursive: true, force: true });
         }
       }
     }

@@ -264,7 +264,7 @@ export class RegistryStore {
    */
   async purgeStaleUploads(maxAgeMs: number, now = Date.now()): Promise<{ repo: string; id: string }[]> {
     const removed: { repo: string; id: string }[] = [];
-    for (const repo of await walkUploadRepositories(this.paths.repositoriesRoot())) {
+    for (const repo of await walkRepositories(this.paths.repositoriesRoot(), '_uploads')) {
       for (const e of await listDir(this.paths.uploadsDir(repo))) {
         if (!e.isDirectory()) continue;
         const id = e.name;
@@ -523,25 +523,15 @@ async function hashFile(file: string, algorithm: DigestAlgorithm): Promise<strin
   return h.digest('hex');
 }
 
-/** Repositories that have an `_uploads` folder (pushes in progress or abandoned). */
-async function walkUploadRepositories(root: string): Promise<string[]> {
-  const out: string[] = [];
-  async function walk(dir: string, prefix: string): Promise<void> {
-    for (const e of await listDir(dir)) {
-      if (!e.isDirectory()) continue;
-      if (e.name === '_uploads' && prefix) out.push(prefix);
-      else if (!e.name.startsWith('_')) await walk(path.join(dir, e.name), prefix ? `${prefix}/${e.name}` : e.name);
-    }
-  }
-  await walk(root, '');
-  return out;
-}
-
-export async function walkRepositories(root: string): Promise<string[]> {
+/**
+ * Repositories under `root`, in byte order: the folders that hold `marker`, `_manifests` (a
+ * repository with images) unless told otherwise, or e.g. `_uploads` (pushes in progress).
+ */
+export async function walkRepositories(root: string, marker: '_manifests' | '_uploads' = '_manifests'): Promise<string[]> {
   const out: string[] = [];
   async function walk(dir: string, prefix: string): Promise<void> {
     const entries = await listDir(dir);
-    if (prefix && entries.some((e) => e.name === '_manifests' && e.isDirectory())) out.push(prefix);
+    if (prefix && entries.some((e) => e.name === marker && e.isDirectory())) out.push(prefix);
     for (const e of entries) {
       if (!e.isDirectory() || e.name.startsWith('_')) continue;
       await walk(path.join(dir, e.name), prefix ? `${prefix}/${e.name}` : e.name);

@@ -13,7 +13,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { OPERATION_NAMES } from '../../registry/api/contract';
 import { watchPage } from '../helpers/browser';
 import { lanyardBin, startLanyard, type LanyardServer } from '../helpers/lanyard';
-import { sleep, waitForOutput } from '../helpers/proc';
+import { until, waitForOutput } from '../helpers/proc';
 
 const CHROMIUM = process.env.LANYARD_CHROMIUM || '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -28,15 +28,6 @@ interface Envelope {
 
 function basic(user: string, password: string): string {
   return 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
-}
-
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(100);
-  }
 }
 
 describe('Users view in Chromium against lanyard serve --auth', () => {

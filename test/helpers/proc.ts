@@ -69,6 +69,16 @@ export async function waitForOutput(d: Daemon, pattern: RegExp, timeoutMs = 20_0
   }
 }
 
+/** Poll `check` until it holds; fails after `timeoutMs` naming `what`. */
+export async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await sleep(100);
+  }
+}
+
 /** Poll a URL until it answers with any HTTP status. */
 export async function waitForHttp(url: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { startLanyard, type LanyardServer } from '../helpers/lanyard';
+import { until } from '../helpers/proc';
 import { digestOf, pushBlob, repoName } from '../helpers/oci';
 import { NATIVE_MODULE_PATH, ZERO_COPY_MIN_BYTES } from '../../registry/storage/zerocopy';
 
@@ -34,14 +35,6 @@ function get(url: string, headers: http.OutgoingHttpHeaders = {}, agent: http.Ag
 
 function openFds(pid: number): number {
   return fs.readdirSync(`/proc/${pid}/fd`).length;
-}
-
-async function eventually(what: string, check: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Sizes around the zero-copy threshold, plus an odd-sized bigger one. */
@@ -150,7 +143,7 @@ for (const mode of ['zero-copy', 'buffered'] as const) {
       // the server keeps working and closes what it opened for those transfers
       const r = await get(`${srv.url}/v2/${repo}/blobs/${big.digest}`);
       assert.equal(digestOf(r.body), big.digest);
-      await eventually(`open descriptors back to ${before} (now ${openFds(srv.pid)})`, () => openFds(srv.pid) <= before + 2);
+      await until(`open descriptors back to ${before} (now ${openFds(srv.pid)})`, () => openFds(srv.pid) <= before + 2);
     });
 
     it('cuts the connection, rather than hang, when the blob file is shorter than its size', async () => {

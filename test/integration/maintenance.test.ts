@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startLanyard, type LanyardServer } from '../helpers/lanyard';
-import { tempDir } from '../helpers/proc';
+import { tempDir, until } from '../helpers/proc';
 import { abs, assertOciError, digestOf, patchChunk, putUpload, randomBytes, relocate, repoName, req, startUpload } from '../helpers/oci';
 
 const DAY = 24 * 3600 * 1000;
@@ -38,14 +38,6 @@ function age(dataDir: string, u: Made, days: number, opts: { keepData?: boolean;
 /** GET the upload's status from `base` (every start-up gets a new port). */
 async function status(base: string, u: Made): Promise<Response> {
   return req(relocate(u.location, base), { method: 'GET' });
-}
-
-async function eventually(what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('upload purging', () => {
@@ -85,7 +77,7 @@ describe('upload purging', () => {
   it('removes uploads untouched for longer than the age at start-up; keeps young and still-active ones', async () => {
     srv = await startLanyard({ dataDir });
     const s = srv;
-    await eventually('the old uploads to be purged', async () => (await status(s.url, old)).status === 404 && (await status(s.url, registry2Style)).status === 404);
+    await until('the old uploads to be purged', async () => (await status(s.url, old)).status === 404 && (await status(s.url, registry2Style)).status === 404);
     await assertOciError(await status(s.url, old), 404, 'BLOB_UPLOAD_UNKNOWN');
     assert.ok(!fs.existsSync(uploadDir(dataDir, old)), 'the purged upload is gone from disk');
     assert.ok(!fs.existsSync(uploadDir(dataDir, registry2Style)));
@@ -99,7 +91,7 @@ describe('upload purging', () => {
       await done.arrayBuffer();
     }
     // and the purge is on record
-    await eventually('an uploads.purged event in the log', async () => {
+    await until('an uploads.purged event in the log', async () => {
       const log = fs.readFileSync(path.join(dataDir, 'logs', 'lanyard.jsonl'), 'utf8');
       return log.split('\n').some((l) => l.includes('"uploads.purged"') && l.includes('"count":2'));
     });
